@@ -1,0 +1,50 @@
+"""The ``sagan`` command line: thin dispatch to ``sagan.commands``.
+
+Errors in the user's input print one line and exit with status 2; ``--debug`` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sagan.commands import info, sample, train
+from sagan.errors import SaganError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="sagan", description="Self-Attention GAN: train, sample, inspect."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (train, sample, info):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; ``sagan`` alone runs ``sagan train`` with its defaults."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    debug = "--debug" in argv
+    if not [a for a in argv if a != "--debug"]:
+        argv = [*argv, "train"]
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except SaganError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

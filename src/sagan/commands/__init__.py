@@ -1,0 +1,1 @@
+"""The ``sagan`` subcommands; each module adds its parser and a ``run(args)``."""

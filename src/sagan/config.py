@@ -1,0 +1,210 @@
+"""Typed, frozen configuration for models and training runs.
+
+A config is validated once, when it is built; every error says what to change. The
+resolved training config is written to ``config.json`` in every run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sagan.errors import SaganError
+
+AttnVariant = Literal["official", "paper"]
+SNMode = Literal["both", "d", "g", "none"]
+
+BASE_RESOLUTION = 4  # G starts from a 4x4 map, D ends on one, as in the official code.
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a SAGAN generator and projection discriminator.
+
+    ``g_channels[0]`` is the width of G's 4x4 input map and ``g_channels[i]`` the width
+    after the i-th up-block (each doubles the resolution). ``d_channels[i]`` is the output
+    width of D's i-th block; block 0 is the "optimized" first block, and
+    ``d_downsample[i]`` says whether block i halves the resolution.
+    """
+
+    resolution: int
+    num_classes: int
+    g_channels: tuple[int, ...]
+    d_channels: tuple[int, ...]
+    d_downsample: tuple[bool, ...]
+    attn_g: tuple[int, ...] = ()
+    attn_d: tuple[int, ...] = ()
+    attn_variant: AttnVariant = "official"
+    residual_instead_of_attention: bool = False
+    sn: SNMode = "both"
+    z_dim: int = 128
+    bn_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "g_channels", tuple(int(c) for c in self.g_channels))
+        object.__setattr__(self, "d_channels", tuple(int(c) for c in self.d_channels))
+        object.__setattr__(self, "d_downsample", tuple(bool(d) for d in self.d_downsample))
+        object.__setattr__(self, "attn_g", tuple(sorted({int(s) for s in self.attn_g})))
+        object.__setattr__(self, "attn_d", tuple(sorted({int(s) for s in self.attn_d})))
+        self.validate()
+
+    @property
+    def g_sizes(self) -> tuple[int, ...]:
+        """Feature-map sizes after each of G's up-blocks, where attention may go."""
+        return tuple(BASE_RESOLUTION * 2 ** (i + 1) for i in range(len(self.g_channels) - 1))
+
+    @property
+    def d_sizes(self) -> tuple[int, ...]:
+        """Feature-map sizes after each of D's blocks."""
+        sizes, size = [], self.resolution
+        for down in self.d_downsample:
+            size = size // 2 if down else size
+            sizes.append(size)
+        return tuple(sizes)
+
+    def validate(self) -> None:
+        """Raise SaganError with a fix for any inconsistent setting."""
+        if self.num_classes < 0:
+            raise SaganError(
+                f"num_classes must be >= 0 (0 = unconditional), got {self.num_classes}"
+            )
+        if self.z_dim <= 0:
+            raise SaganError(f"z_dim must be positive, got {self.z_dim}")
+        if len(self.g_channels) < 2 or min(self.g_channels) <= 0:
+            raise SaganError("g_channels needs at least two positive widths (4x4 input, one block)")
+        g_res = self.g_sizes[-1]
+        if g_res != self.resolution:
+            raise SaganError(
+                f"G with {len(self.g_channels) - 1} up-blocks makes {g_res}x{g_res} images, "
+                f"not {self.resolution}x{self.resolution}: use a preset for that resolution"
+            )
+        if len(self.d_channels) != len(self.d_downsample) or not self.d_channels:
+            raise SaganError("d_channels and d_downsample must have the same, non-zero length")
+        if not self.d_downsample[0]:
+            raise SaganError("D's first (optimized) block always downsamples")
+        if min(self.d_channels) <= 0:
+            raise SaganError("d_channels must be positive")
+        if self.resolution % 2 ** sum(self.d_downsample) != 0:
+            raise SaganError(
+                f"resolution {self.resolution} cannot be halved {sum(self.d_downsample)} times"
+            )
+        if self.attn_variant not in ("official", "paper"):
+            raise SaganError(
+                f"attn_variant must be 'official' or 'paper', got {self.attn_variant!r}"
+            )
+        if self.sn not in ("both", "d", "g", "none"):
+            raise SaganError(f"sn must be one of both, d, g, none; got {self.sn!r}")
+        self._validate_attention("G", self.attn_g, self.g_sizes, self.g_channels[1:])
+        self._validate_attention("D", self.attn_d, self.d_sizes, self.d_channels)
+
+    def _validate_attention(
+        self, net: str, wanted: tuple[int, ...], sizes: tuple[int, ...], widths: tuple[int, ...]
+    ) -> None:
+        flag = "--attn-g" if net == "G" else "--attn-d"
+        for s in wanted:
+            if s not in sizes:
+                have = ",".join(str(x) for x in sorted(set(sizes)))
+                raise SaganError(
+                    f"{net} has no {s}x{s} feature map for attention: choose {flag} from {have}"
+                )
+            width = widths[sizes.index(s)]  # attention follows the first block of that size
+            if width < 8 or width % 8:
+                raise SaganError(
+                    f"attention needs a width divisible by 8; {net} has {width} at {s}x{s}"
+                )
+            if self.attn_variant == "official" and s < 2:
+                raise SaganError(
+                    f"the official attention pools 2x2 and needs a map >= 2x2, not {s}x{s}"
+                )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json before step 0."""
+
+    model: ModelConfig
+    preset: str
+    data: str = "digits"
+    out: str = "runs"
+    steps: int = 2000
+    batch: int = 64
+    n_dis: int = 1
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.999  # the official code's (TensorFlow default); the paper says 0.9
+    ema: bool = False
+    ema_decay: float = 0.999
+    seed: int = 0
+    device: str = "auto"
+    ckpt_every: int = 500
+    keep_ckpts: int = 3
+    sample_every: int = 500
+    log_every: int = 10
+    workers: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "steps",
+            "batch",
+            "n_dis",
+            "ckpt_every",
+            "sample_every",
+            "log_every",
+            "keep_ckpts",
+        ):
+            if getattr(self, name) <= 0:
+                raise SaganError(
+                    f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}"
+                )
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise SaganError(
+                    f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}"
+                )
+        for name in ("beta1", "beta2", "ema_decay"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise SaganError(
+                    f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}"
+                )
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise SaganError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        if self.workers < 0:
+            raise SaganError(f"--workers must be >= 0, got {self.workers}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the whole config."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config from ``to_dict`` output; unknown keys are an error."""
+        d = dict(d)
+        model = model_config_from_dict(d.pop("model"))
+        _reject_unknown(cls, d, "training config")
+        return cls(model=model, **d)
+
+
+def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
+    """Rebuild a ModelConfig from a dict, rejecting unknown keys."""
+    _reject_unknown(ModelConfig, d, "model config")
+    return ModelConfig(**d)
+
+
+def _reject_unknown(cls: type, d: dict[str, Any], what: str) -> None:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise SaganError(
+            f"unknown {what} key(s) {', '.join(unknown)}: known keys are {', '.join(sorted(known))}"
+        )
+
+
+def save_config(cfg: TrainConfig, path: str) -> None:
+    """Write the resolved config as indented JSON."""
+    with open(path, "w") as f:
+        json.dump(cfg.to_dict(), f, indent=2)
+        f.write("\n")

@@ -1,0 +1,45 @@
+"""Training data: the embedded digits, image folders and CIFAR-10.
+
+Every dataset yields ``(uint8 image [3, R, R], label, skipped)`` and has ``classes``
+and ``num_classes``. Images stay uint8 until they reach the training device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from sagan.errors import SaganError
+
+
+def dataset_name(spec: str) -> str:
+    """Short name of a data spec for run-folder names: 'digits' or the folder's name."""
+    if spec == "digits":
+        return "digits"
+    path = Path(spec).expanduser().resolve()
+    name = path.name or "data"
+    return "cifar10" if name == "cifar-10-batches-py" else name
+
+
+def load_dataset(spec: str, resolution: int, log: Callable[[str], None] = print) -> Dataset:
+    """Open the dataset named by ``--data``: 'digits', a CIFAR-10 folder or an image folder."""
+    if spec == "digits":
+        from sagan.data.digits import DigitsDataset
+
+        return DigitsDataset(resolution)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise SaganError(
+            f"data path '{spec}' does not exist: pass --data digits, an image folder with one "
+            "subfolder per class, or a CIFAR-10 'cifar-10-batches-py' folder"
+        )
+    from sagan.data.cifar import Cifar10Dataset, find_cifar10_dir
+
+    cifar = find_cifar10_dir(path) if path.is_dir() else None
+    if cifar is not None:
+        return Cifar10Dataset(cifar, resolution, log)
+    from sagan.data.folder import ImageFolderDataset
+
+    return ImageFolderDataset(path, resolution, log)

@@ -1,0 +1,1 @@
+"""Metrics: Frechet distance and the offline digits classifier."""

@@ -1,0 +1,57 @@
+"""Numbered run folders (``runs/00000-<preset>-<data>``) and the run's log."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from sagan.errors import SaganError
+
+_RUN = re.compile(r"^(\d{5})-")
+
+
+def create_run_dir(out: str | Path, desc: str) -> Path:
+    """Make the next numbered run folder under ``out``; never reuse an existing one."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SaganError(f"--out '{out}' is a file: pass a folder for run folders")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        ids = [int(m.group(1)) for p in out.iterdir() if (m := _RUN.match(p.name))]
+        run = out / f"{max(ids, default=-1) + 1:05d}-{desc}"
+        run.mkdir()
+    except PermissionError:
+        raise SaganError(f"cannot write to --out '{out}': choose a writable folder") from None
+    (run / "samples").mkdir()
+    (run / "checkpoints").mkdir()
+    return run
+
+
+class RunLog:
+    """Messages to the console (above the progress bar) and to log.txt; stats to stats.jsonl."""
+
+    def __init__(self, run_dir: Path, quiet: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.quiet = quiet
+        self._log = open(self.run_dir / "log.txt", "a", buffering=1)  # noqa: SIM115 (lives with the run)
+        self._stats = open(self.run_dir / "stats.jsonl", "a", buffering=1)  # noqa: SIM115
+
+    def info(self, msg: str) -> None:
+        """Print a line and append it, time-stamped, to log.txt."""
+        if not self.quiet:
+            tqdm.write(msg)
+        self._log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
+
+    def stats(self, row: dict[str, Any]) -> None:
+        """Append one JSON row to stats.jsonl."""
+        self._stats.write(json.dumps(row) + "\n")
+
+    def close(self) -> None:
+        """Close both files."""
+        self._log.close()
+        self._stats.close()
