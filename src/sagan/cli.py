@@ -13,13 +13,18 @@ from sagan.commands import info, sample, train
 from sagan.errors import SaganError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line pointing at --help, with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="sagan", description="Self-Attention GAN: train, sample, inspect."
-    )
+    parser = OneLineParser(prog="sagan", description="Self-Attention GAN: train, sample, inspect.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for module in (train, sample, info):
         module.add_parser(sub)
     return parser
@@ -32,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     if not [a for a in argv if a != "--debug"]:
         argv = [*argv, "train"]
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
     try:
         args.run(args)
     except SaganError as e:

@@ -24,7 +24,23 @@ def dataset_name(spec: str) -> str:
 
 
 def load_dataset(spec: str, resolution: int, log: Callable[[str], None] = print) -> Dataset:
-    """Open the dataset named by ``--data``: 'digits', a CIFAR-10 folder or an image folder."""
+    """Open the dataset named by ``--data``: 'digits', a CIFAR-10 folder or an image folder.
+
+    Warnings go to ``log`` and are also kept in the dataset's ``messages`` list, so a run
+    folder created later can record them.
+    """
+    messages: list[str] = []
+
+    def note(msg: str) -> None:
+        messages.append(msg)
+        log(msg)
+
+    dataset = _open(spec, resolution, note)
+    dataset.messages = messages
+    return dataset
+
+
+def _open(spec: str, resolution: int, log: Callable[[str], None]) -> Dataset:
     if spec == "digits":
         from sagan.data.digits import DigitsDataset
 

@@ -60,6 +60,9 @@ def train(
     # Load the training data.
     if dataset is None:
         dataset = load_dataset(cfg.data, cfg.model.resolution, log.info)
+    else:
+        for msg in getattr(dataset, "messages", []):
+            log.record(msg)
     if cfg.model.num_classes not in (0, dataset.num_classes):
         raise SaganError(
             f"the model has {cfg.model.num_classes} classes but the data has {dataset.num_classes}"

@@ -45,6 +45,10 @@ class RunLog:
         """Print a line and append it, time-stamped, to log.txt."""
         if not self.quiet:
             tqdm.write(msg)
+        self.record(msg)
+
+    def record(self, msg: str) -> None:
+        """Append a line to log.txt only (it was already shown)."""
         self._log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
 
     def stats(self, row: dict[str, Any]) -> None:
