@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sagan.errors import SaganError
@@ -144,7 +144,11 @@ class TrainConfig:
     sample_every: int = 500
     log_every: int = 10
     workers: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    eval_every: int = 0  # 0: no evaluation during training
+    eval_samples: int = 5000
+    eval_metrics: str = "auto"  # auto: fid,class_accuracy on digits, else is,fid
+    extractor: str = "auto"  # auto: digits classifier on digits, else Inception
+    inception_weights: str | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -172,12 +176,32 @@ class TrainConfig:
                 )
         if self.device not in ("auto", "cpu", "cuda"):
             raise SaganError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        if self.eval_every < 0 or self.eval_samples <= 0:
+            raise SaganError("--eval-every must be >= 0 and --eval-samples positive")
+        if self.extractor not in ("auto", "inception", "digits"):
+            raise SaganError(
+                f"--extractor must be auto, inception or digits, got {self.extractor!r}"
+            )
         if self.workers < 0:
             raise SaganError(f"--workers must be >= 0, got {self.workers}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole config."""
         return dataclasses.asdict(self)
+
+    @property
+    def resolved_extractor(self) -> str:
+        """The feature network periodic evaluation uses."""
+        if self.extractor != "auto":
+            return self.extractor
+        return "digits" if self.data == "digits" else "inception"
+
+    @property
+    def resolved_eval_metrics(self) -> str:
+        """The metrics periodic evaluation computes."""
+        if self.eval_metrics != "auto":
+            return self.eval_metrics
+        return "fid,class_accuracy" if self.resolved_extractor == "digits" else "is,fid"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -14,26 +14,21 @@ from sagan.errors import SaganError
 from sagan.presets import PRESETS, get_preset
 
 # Flags that may change when a run is resumed; everything else comes from its config.json.
-RESUMABLE = ("steps", "device", "workers", "ckpt_every", "sample_every", "log_every", "keep_ckpts")
-TRAIN_FIELDS = (
-    "data",
-    "out",
+RESUMABLE = (
     "steps",
-    "batch",
-    "n_dis",
-    "lr_g",
-    "lr_d",
-    "beta1",
-    "beta2",
-    "ema",
-    "ema_decay",
-    "seed",
     "device",
+    "workers",
     "ckpt_every",
     "sample_every",
     "log_every",
     "keep_ckpts",
-    "workers",
+    "eval_every",
+    "eval_samples",
+    "eval_metrics",
+    "inception_weights",
+)
+TRAIN_FIELDS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "preset")
 )
 
 
@@ -87,6 +82,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="a residual block with attention's parameter budget (Table 1)",
     )
+    g = p.add_argument_group("evaluation during training")
+    g.add_argument("--eval-every", type=int, help="steps between evaluations (default 0: off)")
+    g.add_argument("--eval-samples", type=int, help="samples per evaluation (default 5000)")
+    g.add_argument(
+        "--eval-metrics",
+        help="e.g. is,fid,kid (default: fid,class_accuracy on digits, else is,fid)",
+    )
+    g.add_argument(
+        "--extractor",
+        choices=("auto", "inception", "digits"),
+        help="feature network (default auto)",
+    )
+    g.add_argument("--inception-weights", metavar="FILE", help="Inception weights file for IS/FID")
     g = p.add_argument_group("outputs")
     g.add_argument("--ckpt-every", type=int, help="steps between checkpoints")
     g.add_argument("--keep-ckpts", type=int, help="checkpoints kept (default 3)")

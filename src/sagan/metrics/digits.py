@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from sagan.data.digits import digits_to_uint8, load_digits_arrays
-from sagan.metrics.fid import feature_statistics, frechet_distance
 from sagan.training.checkpoint import save_checkpoint
 
 CLASSIFIER_RES = 16
@@ -110,38 +109,3 @@ def classify(model: DigitsClassifier, images: torch.Tensor) -> tuple[torch.Tenso
 def quantize(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] floats -> uint8, exactly as a saved PNG would hold them."""
     return ((images.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-@torch.no_grad()
-def evaluate_digits(generator: nn.Module, seed: int = 0, batch: int = 200) -> dict[str, float]:
-    """class_accuracy, digits_fid and digits_fid_real for a digits generator.
-
-    As many samples as there are held-out digits (360), with classes uniform.
-    """
-    model = load_digits_classifier()
-    res = generator.cfg.resolution
-    train_imgs, _ = load_digits_arrays("train")
-    held_imgs, _ = load_digits_arrays("heldout")
-    n = len(held_imgs)
-    _, f_train = classify(model, digits_to_uint8(train_imgs, res))
-    _, f_held = classify(model, digits_to_uint8(held_imgs, res))
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 10
-    labels = labels[torch.randperm(n, generator=g)]
-    device = next(generator.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    fakes = []
-    for y in labels.split(batch):
-        z = torch.randn(len(y), generator.cfg.z_dim, generator=g)
-        fakes.append(quantize(generator(z.to(device), y.to(device)).cpu()))
-    generator.train(was_training)
-    pred, f_fake = classify(model, torch.cat(fakes))
-    stats_train = feature_statistics(f_train)
-    return {
-        "class_accuracy": float((pred == labels).float().mean()),
-        "digits_fid": frechet_distance(*feature_statistics(f_fake), *stats_train),
-        "digits_fid_real": frechet_distance(*feature_statistics(f_held), *stats_train),
-        "num_samples": n,
-        "extractor": f"digits-classifier-v{CLASSIFIER_VERSION} (penultimate 64-d; not Inception)",
-    }

@@ -24,6 +24,7 @@ from sagan.training.checkpoint import (
     save_checkpoint,
 )
 from sagan.training.ema import EMA
+from sagan.training.periodic_eval import PeriodicEval
 from sagan.training.run_dir import RunLog, create_run_dir
 from sagan.training.state import (
     attention_gammas,
@@ -32,6 +33,7 @@ from sagan.training.state import (
     restore_state,
     training_state,
 )
+from sagan.viz.curves import plot_run_curves
 from sagan.viz.grid import fixed_grid_latents, save_sample_grid
 
 
@@ -104,6 +106,7 @@ def train(
     )
     batches = iter(loader)
     grid_z, grid_y = fixed_grid_latents(cfg.model, cfg.seed)
+    periodic_eval = PeriodicEval(cfg, device) if cfg.eval_every else None
     skipped = 0
     log.info(
         f"G {sum(p.numel() for p in G.parameters()):,} params, D "
@@ -181,6 +184,15 @@ def train(
                     grid_y,
                     run_dir / "samples" / f"step-{done:08d}.png",
                 )
+            if periodic_eval is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
+                metrics = periodic_eval(ema.model if ema else G, done)
+                log.stats(metrics)
+                log.info(
+                    " ".join(
+                        f"{k[7:]} {v:.4g}" for k, v in metrics.items() if k.startswith("metric/")
+                    )
+                )
+                plot_run_curves(run_dir)
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 checkpoint(done)
             bar.update(1)
@@ -207,7 +219,7 @@ def train(
         "skipped_images": skipped,
     }
     if cfg.data == "digits" and conditional:
-        from sagan.metrics.digits import evaluate_digits
+        from sagan.metrics.digits_eval import evaluate_digits
 
         log.info("evaluating on the held-out digits ...")
         metrics = evaluate_digits(ema.model if ema else G, seed=cfg.seed)

@@ -1,0 +1,54 @@
+"""Evaluation at regular steps during training (``--eval-every``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from sagan.config import TrainConfig
+from sagan.metrics.registry import parse_metrics
+
+
+class PeriodicEval:
+    """Computes the configured metrics of G; the extractor and reference load on first use."""
+
+    def __init__(self, cfg: TrainConfig, device) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.names = parse_metrics(cfg.resolved_eval_metrics)
+        self._parts: tuple[Any, Any] | None = None
+
+    def _setup(self) -> tuple[Any, Any]:
+        if self._parts is None:
+            from sagan.commands.evaluate import open_reference
+            from sagan.metrics.features import make_extractor
+
+            extractor = make_extractor(
+                self.cfg.resolved_extractor, self.cfg.inception_weights, self.device
+            )
+            reference = open_reference(
+                self.cfg.data, self.cfg.model.resolution, extractor, 250, self.device
+            )
+            self._parts = (extractor, reference)
+        return self._parts
+
+    def __call__(self, G: nn.Module, step: int) -> dict[str, Any]:
+        """A stats row {'step', 'metric/<name>': value, ...} for this step."""
+        from sagan.metrics.evaluate import evaluate_generator
+
+        extractor, reference = self._setup()
+        res = evaluate_generator(
+            G,
+            self.names,
+            self.cfg.eval_samples,
+            reference,
+            extractor,
+            seed=self.cfg.seed,
+            progress=False,
+        )
+        row: dict[str, Any] = {"step": step, "extractor": res["extractor"]}
+        for k, v in res.items():
+            if isinstance(v, float) and k not in ("seconds",):
+                row[f"metric/{k}"] = v
+        return row
