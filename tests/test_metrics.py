@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from inception_standin import make_standin_inception_weights
 from PIL import Image
 
-from inception_standin import make_standin_inception_weights
 from sagan.cli import main
 from sagan.data.digits import DigitsDataset
 from sagan.metrics.accumulate import Needs, accumulate

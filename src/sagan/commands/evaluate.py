@@ -135,7 +135,6 @@ def open_reference(
     """The Reference for a data spec at a resolution (the dataset is opened lazily)."""
     from sagan.data import load_dataset
     from sagan.metrics.evaluate import Reference
-
     from sagan.metrics.sources import FlatImageFolder
 
     data_id = "digits-train" if spec == "digits" else str(Path(spec).expanduser().resolve())
