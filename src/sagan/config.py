@@ -50,6 +50,30 @@ class ModelConfig:
         object.__setattr__(self, "attn_d", tuple(sorted({int(s) for s in self.attn_d})))
         self.validate()
 
+    @classmethod
+    def from_preset(
+        cls, name: str, num_classes: int | None = None, **overrides: Any
+    ) -> ModelConfig:
+        """A preset's architecture, e.g. ``ModelConfig.from_preset("cifar32", 10, attn_g=(8,))``.
+
+        >>> ModelConfig.from_preset("imagenet128").attn_g
+        (32,)
+        """
+        from sagan.presets import get_preset
+
+        p = get_preset(name)
+        kw: dict[str, Any] = {
+            "resolution": p.resolution,
+            "num_classes": p.num_classes if num_classes is None else num_classes,
+            "g_channels": p.g_channels,
+            "d_channels": p.d_channels,
+            "d_downsample": p.d_downsample,
+            "attn_g": p.attn_g,
+            "attn_d": p.attn_d,
+        }
+        kw.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**kw)
+
     @property
     def g_sizes(self) -> tuple[int, ...]:
         """Feature-map sizes after each of G's up-blocks, where attention may go."""
@@ -149,6 +173,7 @@ class TrainConfig:
     eval_metrics: str = "auto"  # auto: fid,class_accuracy on digits, else is,fid
     extractor: str = "auto"  # auto: digits classifier on digits, else Inception
     inception_weights: str | None = None
+    tensorboard: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -184,6 +209,27 @@ class TrainConfig:
             )
         if self.workers < 0:
             raise SaganError(f"--workers must be >= 0, got {self.workers}")
+
+    @classmethod
+    def from_preset(
+        cls, preset: str = "digits", num_classes: int | None = None, **kw: Any
+    ) -> TrainConfig:
+        """A run of a preset with its training defaults; ``kw`` overrides any field.
+
+        ``num_classes`` must match the data (0 for unconditional); it defaults to the
+        preset's (10 for digits and cifar32).
+
+        >>> cfg = TrainConfig.from_preset("digits", steps=100, out="runs")
+        >>> cfg.lr_g, cfg.lr_d, cfg.batch
+        (0.0001, 0.0004, 32)
+        """
+        from sagan.presets import get_preset
+
+        model_kw = {
+            k: kw.pop(k) for k in list(kw) if k in {f.name for f in dataclasses.fields(ModelConfig)}
+        }
+        model = ModelConfig.from_preset(preset, num_classes, **model_kw)
+        return cls(model=model, preset=preset, **{**get_preset(preset).train, **kw})
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole config."""

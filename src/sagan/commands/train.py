@@ -96,6 +96,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--inception-weights", metavar="FILE", help="Inception weights file for IS/FID")
     g = p.add_argument_group("outputs")
+    g.add_argument(
+        "--no-tensorboard",
+        dest="tensorboard",
+        action="store_false",
+        default=None,
+        help="write no TensorBoard event files",
+    )
     g.add_argument("--ckpt-every", type=int, help="steps between checkpoints")
     g.add_argument("--keep-ckpts", type=int, help="checkpoints kept (default 3)")
     g.add_argument("--sample-every", type=int, help="steps between sample grids")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -76,17 +78,53 @@ class Generator(nn.Module):
     @torch.no_grad()
     def sample(
         self,
-        labels: torch.Tensor | None,
+        labels: torch.Tensor | list[int] | None,
         z: torch.Tensor | None = None,
         truncation: float | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Images in [-1, 1] for the given class labels (None when unconditional)."""
+        """Images [N, 3, R, R] in [-1, 1] for class labels (None when unconditional).
+
+        z defaults to N(0, I) drawn from ``generator`` (optionally truncated at
+        ``truncation``). Sampling runs in eval mode and leaves G's mode as it was.
+
+        >>> import torch, sagan
+        >>> G = sagan.Generator(sagan.ModelConfig.from_preset("digits"))
+        >>> G.sample([0, 7], generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([2, 3, 16, 16])
+        """
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.long)
         n = labels.shape[0] if labels is not None else (z.shape[0] if z is not None else 1)
         device = next(self.parameters()).device
         if z is None:
-            z = truncated_normal((n, self.cfg.z_dim), truncation, generator).to(device)
-        return self(z.to(device), None if labels is None else labels.to(device))
+            z = truncated_normal((n, self.cfg.z_dim), truncation, generator)
+        was_training = self.training
+        self.eval()
+        try:
+            return self(z.to(device), None if labels is None else labels.to(device))
+        finally:
+            self.train(was_training)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> Generator:
+        """Load an exported folder (``sagan export``) or a training checkpoint / run folder.
+
+        A checkpoint's EMA weights are used when the run kept them. The model is
+        returned in eval mode.
+
+        >>> import sagan
+        >>> G = sagan.Generator.from_pretrained(exported_dir)  # doctest: +SKIP
+        """
+        path = Path(path)
+        if (path / "model.safetensors").is_file():
+            from sagan.export import load_exported
+
+            return load_exported(path, device)
+        from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
+
+        _, ckpt = resolve_checkpoint(str(path))
+        return generator_from_checkpoint(ckpt, device)
 
 
 def attention_sites(sizes: tuple[int, ...], wanted: tuple[int, ...]) -> list[str | None]:

@@ -33,6 +33,8 @@ from sagan.training.state import (
     restore_state,
     training_state,
 )
+from sagan.training.tensorboard import TensorBoardLog
+from sagan.viz.attention import generator_attention_figure
 from sagan.viz.curves import plot_run_curves
 from sagan.viz.grid import fixed_grid_latents, save_sample_grid
 
@@ -57,6 +59,7 @@ def train(
         run_dir = Path(resume)
         save_config(cfg, run_dir / "config.json")
     log = RunLog(run_dir, quiet=quiet)
+    tb = TensorBoardLog(run_dir, cfg.tensorboard)
     log.info(f"run folder: {run_dir}")
 
     # Load the training data.
@@ -116,6 +119,7 @@ def train(
 
     def checkpoint(step: int) -> None:
         state = training_state(step, cfg, G, D, opt_g, opt_d, ema, noise)
+        state["class_names"] = [str(c) for c in dataset.classes]
         save_checkpoint(checkpoint_path(run_dir, step), state)
         prune_checkpoints(run_dir, cfg.keep_ckpts)
 
@@ -176,17 +180,19 @@ def train(
                     "skipped_images": skipped,
                 }
                 log.stats(row)
+                tb.scalars(row, done)
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
             if done % cfg.sample_every == 0 or done == cfg.steps:
-                save_sample_grid(
-                    (ema.model if ema else G),
-                    grid_z,
-                    grid_y,
-                    run_dir / "samples" / f"step-{done:08d}.png",
-                )
+                G_show = ema.model if ema else G
+                path = run_dir / "samples" / f"step-{done:08d}.png"
+                tb.images("samples", save_sample_grid(G_show, grid_z, grid_y, path), done)
+                shown = generator_attention_figure(G_show, grid_z, grid_y)
+                if shown is not None:
+                    tb.figure(f"attention/g.{shown[1]}", shown[0], done)
             if periodic_eval is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
                 metrics = periodic_eval(ema.model if ema else G, done)
                 log.stats(metrics)
+                tb.scalars(metrics, done)
                 log.info(
                     " ".join(
                         f"{k[7:]} {v:.4g}" for k, v in metrics.items() if k.startswith("metric/")
@@ -202,6 +208,7 @@ def train(
         checkpoint(step)
         log.info(f"interrupted: saved step {step}; continue with: sagan train --resume {run_dir}")
         log.close()
+        tb.close()
         raise SaganError(f"interrupted at step {step}; resume with --resume {run_dir}") from None
     bar.close()
     if skipped:
@@ -232,4 +239,5 @@ def train(
         json.dump(summary, f, indent=2)
     log.info(f"done: {run_dir}")
     log.close()
+    tb.close()
     return run_dir

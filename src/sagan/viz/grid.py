@@ -56,6 +56,10 @@ def save_grid(images: torch.Tensor, path: Path, columns: int = GRID_COLUMNS) -> 
     save_image(images, path, nrow=columns, normalize=True, value_range=(-1, 1), padding=2)
 
 
-def save_sample_grid(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, path: Path) -> None:
-    """Render the fixed latents and save the grid."""
-    save_grid(render(G, z, y), path)
+def save_sample_grid(
+    G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, path: Path
+) -> torch.Tensor:
+    """Render the fixed latents, save the grid and return the images."""
+    images = render(G, z, y)
+    save_grid(images, path)
+    return images
