@@ -67,16 +67,15 @@ def upsampled_map(row: torch.Tensor, image_size: int) -> np.ndarray:
     ].numpy()
 
 
-def attention_figure(image: torch.Tensor, beta: torch.Tensor, queries: list[int], title: str = ""):
-    """Image with coloured queries and arrows, then one heat map per query.
-
-    image is [3, H, W] in [-1, 1]; beta is its map [N, N_keys] from one attention layer.
-    Returns the matplotlib figure.
-    """
+def draw_attention_row(
+    axes, image: torch.Tensor, beta: torch.Tensor, queries: list[int], label: str = ""
+) -> None:
+    """Fill one row of axes: the image with queries and arrows, then one heat map per query."""
     size = image.shape[-1]
     rgb = ((image.float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).cpu().numpy()
-    fig, axes = plt.subplots(1, len(queries) + 1, figsize=(2.6 * (len(queries) + 1), 2.9))
     axes[0].imshow(rgb, interpolation="nearest")
+    if label:
+        axes[0].set_ylabel(label, fontsize=9)
     for j, q in enumerate(queries):
         colour = COLOURS[j % len(COLOURS)]
         qx, qy = query_pixel(q, beta.shape[0], size)
@@ -97,6 +96,29 @@ def attention_figure(image: torch.Tensor, beta: torch.Tensor, queries: list[int]
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+
+
+def attention_figure(image: torch.Tensor, beta: torch.Tensor, queries: list[int], title: str = ""):
+    """Image with coloured queries and arrows, then one heat map per query.
+
+    image is [3, H, W] in [-1, 1]; beta is its map [N, N_keys] from one attention layer.
+    Returns the matplotlib figure.
+    """
+    return attention_grid_figure([(image, beta, queries, "")], title)
+
+
+def attention_grid_figure(
+    rows: list[tuple[torch.Tensor, torch.Tensor, list[int], str]], title: str = ""
+):
+    """Several (image, map, queries, label) rows on one sheet."""
+    cols = max(len(r[2]) for r in rows) + 1
+    fig, axes = plt.subplots(
+        len(rows), cols, figsize=(2.6 * cols, 2.7 * len(rows) + 0.3), squeeze=False
+    )
+    for ax_row, (image, beta, queries, label) in zip(axes, rows):
+        draw_attention_row(ax_row, image, beta, queries, label)
+        for ax in ax_row[len(queries) + 1 :]:
+            ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
