@@ -139,8 +139,13 @@ def open_reference(
 
     data_id = "digits-train" if spec == "digits" else str(Path(spec).expanduser().resolve())
     path = Path(spec).expanduser()
-    flat = path.is_dir() and not any(
-        p.is_dir() and not p.name.startswith(".") for p in path.iterdir()
+    from sagan.data.cifar import find_cifar10_dir
+
+    flat = (
+        spec != "digits"
+        and path.is_dir()
+        and find_cifar10_dir(path) is None
+        and not any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
     )
     dataset = FlatImageFolder(path, resolution) if flat else load_dataset(spec, resolution)
     return Reference(dataset, data_id, resolution, extractor, batch, device, progress=progress)

@@ -118,6 +118,8 @@ def train(
     )
 
     def checkpoint(step: int) -> None:
+        if ema is not None:
+            ema.standing_stats(cfg.seed)  # saved G_ema samples well on its own
         state = training_state(step, cfg, G, D, opt_g, opt_d, ema, noise)
         state["class_names"] = [str(c) for c in dataset.classes]
         save_checkpoint(checkpoint_path(run_dir, step), state)
@@ -183,14 +185,14 @@ def train(
                 tb.scalars(row, done)
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
             if done % cfg.sample_every == 0 or done == cfg.steps:
-                G_show = ema.model if ema else G
+                G_show = ema.standing_stats(cfg.seed) if ema else G
                 path = run_dir / "samples" / f"step-{done:08d}.png"
                 tb.images("samples", save_sample_grid(G_show, grid_z, grid_y, path), done)
                 shown = generator_attention_figure(G_show, grid_z, grid_y)
                 if shown is not None:
                     tb.figure(f"attention/g.{shown[1]}", shown[0], done)
             if periodic_eval is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
-                metrics = periodic_eval(ema.model if ema else G, done)
+                metrics = periodic_eval(ema.standing_stats(cfg.seed) if ema else G, done)
                 log.stats(metrics)
                 tb.scalars(metrics, done)
                 log.info(
@@ -229,7 +231,7 @@ def train(
         from sagan.metrics.digits_eval import evaluate_digits
 
         log.info("evaluating on the held-out digits ...")
-        metrics = evaluate_digits(ema.model if ema else G, seed=cfg.seed)
+        metrics = evaluate_digits(ema.standing_stats(cfg.seed) if ema else G, seed=cfg.seed)
         summary.update(metrics)
         log.info(
             f"class_accuracy {metrics['class_accuracy']:.3f}  digits_fid {metrics['digits_fid']:.3f}"

@@ -1,0 +1,117 @@
+"""Every command shown in the README runs, with tiny settings, so the docs cannot rot.
+
+Each ``sagan ...`` line of the README's bash blocks is run through the CLI after its
+placeholder paths are replaced by small fixtures and its sizes are shrunk.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+from inception_standin import make_standin_inception_weights
+from PIL import Image
+
+from sagan.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+# Options appended (when absent) so each command finishes in seconds on a CPU.
+TINY = {
+    "train": ["--steps", "2", "--batch", "4", "--device", "cpu", "--sample-every", "1", "--eval-samples", "20"],
+    "eval": ["--samples", "40", "--kid-subset-size", "10", "--batch", "20", "--device", "cpu"],
+    "sample": ["--n", "2"],
+}
+
+
+def readme_commands() -> list[str]:
+    """The sagan command lines in the README's bash blocks (comments stripped)."""
+    text = README.read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        joined = block.replace("\\\n", " ")
+        for line in joined.splitlines():
+            line = line.split(" #")[0].strip()
+            if line.startswith(("sagan ", "python -m sagan ")):
+                commands.append(line)
+    return commands
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    text = README.read_text()
+    first_block = re.search(r"```bash\n(.*?)```", text, flags=re.S).group(1)
+    assert first_block.splitlines()[0].startswith("make demo")
+    assert first_block.splitlines()[1].startswith("make test")
+    assert len(readme_commands()) >= 8
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory):
+    root = tmp_path_factory.mktemp("readme")
+    rng = np.random.default_rng(0)
+    folder = root / "my_images"
+    for c in ("cats", "dogs"):
+        (folder / c).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(
+                folder / c / f"{i}.jpg"
+            )
+    cifar = root / "cifar-10-batches-py"
+    cifar.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 255, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3]}
+        (cifar / name).write_bytes(pickle.dumps(batch))
+    meta = {b"label_names": [f"c{i}".encode() for i in range(10)]}
+    (cifar / "batches.meta").write_bytes(pickle.dumps(meta))
+    runs = root / "runs"
+    assert main(["train", "--steps", "2", "--batch", "4", "--out", str(runs)]) == 0
+    fakes = root / "fakes"
+    fakes.mkdir()
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(fakes / f"{i}.png")
+    weights = make_standin_inception_weights(root / "weights-inception-2015-12-05-6726825d.pth")
+    return {
+        "data/my_images": str(folder),
+        "data/cifar-10-batches-py": str(cifar),
+        "runs/00000-digits-digits": str(runs / "00000-digits-digits"),
+        "data/fakes": str(fakes),
+        "/data/weights-inception-2015-12-05-6726825d.pth": str(weights),
+        "/data/imagenet/train": str(folder),
+        "OUT": str(root / "out"),
+    }
+
+
+def adapt(command: str, fx: dict[str, str]) -> list[str]:
+    """Substitute fixtures for placeholders and shrink the work."""
+    for placeholder, real in fx.items():
+        command = command.replace(placeholder, real)
+    argv = shlex.split(command)
+    argv = argv[3:] if argv[:3] == ["python", "-m", "sagan"] else argv[1:]
+    sub = next((a for a in argv if not a.startswith("-")), "train")
+    tiny = (
+        {"--steps": "3"}
+        if "--resume" in argv
+        else dict(zip(TINY.get(sub, [])[::2], TINY.get(sub, [])[1::2]))
+    )
+    for flag, value in tiny.items():
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    if sub == "train" and "--out" not in argv and "--resume" not in argv:
+        argv += ["--out", fx["OUT"]]
+    return [
+        a if not a.endswith((".png", ".json")) or "/" in a else str(Path(fx["OUT"]) / a)
+        for a in argv
+    ]
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_readme_command_runs(command, fixtures, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    Path(fixtures["OUT"]).mkdir(exist_ok=True)
+    assert main(adapt(command, fixtures)) == 0, command
