@@ -35,6 +35,15 @@ TRAIN_FIELDS = tuple(
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` and its options."""
     p = sub.add_parser("train", help="train a SAGAN", description=__doc__)
+    _data_options(p)
+    _optimisation_options(p)
+    _architecture_options(p)
+    _evaluation_options(p)
+    _output_options(p)
+    p.set_defaults(run=run)
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data and run")
     g.add_argument("--preset", choices=sorted(PRESETS), help="architecture (default digits)")
     g.add_argument(
@@ -45,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--out", help="parent folder of numbered run folders (default runs)")
     g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     g.add_argument("--unconditional", action="store_true", help="ignore labels (num_classes = 0)")
+
+
+def _optimisation_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("optimisation (defaults: the official code's TTUR)")
     g.add_argument("--steps", type=int, help="G updates in total")
     g.add_argument("--batch", type=int, help="images per D and per G step")
@@ -62,6 +74,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     g.add_argument("--workers", type=int, help="data-loading processes (default 0)")
+
+
+def _architecture_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("architecture")
     g.add_argument("--sn", choices=("both", "d", "g", "none"), help="spectral norm (default both)")
     g.add_argument(
@@ -82,6 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="a residual block with attention's parameter budget (Table 1)",
     )
+
+
+def _evaluation_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("evaluation during training")
     g.add_argument("--eval-every", type=int, help="steps between evaluations (default 0: off)")
     g.add_argument("--eval-samples", type=int, help="samples per evaluation (default 5000)")
@@ -95,6 +113,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="feature network (default auto)",
     )
     g.add_argument("--inception-weights", metavar="FILE", help="Inception weights file for IS/FID")
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("outputs")
     g.add_argument(
         "--no-tensorboard",
@@ -107,7 +128,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--keep-ckpts", type=int, help="checkpoints kept (default 3)")
     g.add_argument("--sample-every", type=int, help="steps between sample grids")
     g.add_argument("--log-every", type=int, help="steps between stats.jsonl rows (default 10)")
-    p.set_defaults(run=run)
 
 
 def resumed_config(args: argparse.Namespace) -> TrainConfig:

@@ -52,7 +52,9 @@ class EMA:
             z = torch.randn(STANDING_BATCH_SIZE, cfg.z_dim, generator=gen).to(device)
             y = None
             if cfg.num_classes:
-                y = torch.randint(0, cfg.num_classes, (STANDING_BATCH_SIZE,), generator=gen).to(device)
+                y = torch.randint(0, cfg.num_classes, (STANDING_BATCH_SIZE,), generator=gen).to(
+                    device
+                )
             G(z, y)
         for m, (momentum, _) in zip(bns, saved):
             m.momentum = momentum

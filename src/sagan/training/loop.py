@@ -15,7 +15,6 @@ from sagan.config import TrainConfig, save_config
 from sagan.data import dataset_name, load_dataset
 from sagan.data.sampler import InfiniteSampler
 from sagan.errors import SaganError
-from sagan.losses import d_hinge_loss_fake, d_hinge_loss_real, g_hinge_loss
 from sagan.models import Discriminator, Generator
 from sagan.training.checkpoint import (
     checkpoint_path,
@@ -33,6 +32,7 @@ from sagan.training.state import (
     restore_state,
     training_state,
 )
+from sagan.training.steps import d_step, g_step
 from sagan.training.tensorboard import TensorBoardLog
 from sagan.viz.attention import generator_attention_figure
 from sagan.viz.curves import plot_run_curves
@@ -133,32 +133,20 @@ def train(
     row: dict[str, Any] = {}
     try:
         for step in range(start, cfg.steps):
-            # D phase: real and fake in one pass, so SN's power iteration runs once.
+            # D phase.
             for _ in range(cfg.n_dis):
                 real, y_real, n_bad = next(batches)
                 skipped += int(n_bad.sum())
                 x_real = real.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
                 y_real = y_real.to(device) if conditional else None
-                z, y_fake = draw_latents(cfg.model, cfg.batch, noise, device)
-                with torch.no_grad():
-                    x_fake = G(z, y_fake)
-                y_all = torch.cat([y_real, y_fake]) if conditional else None
-                logits = D(torch.cat([x_real, x_fake]), y_all)
-                loss_real = d_hinge_loss_real(logits[: cfg.batch])
-                loss_fake = d_hinge_loss_fake(logits[cfg.batch :])
-                d_loss = loss_real + loss_fake  # L_D, as d_hinge_loss
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
+                losses = d_step(
+                    G, D, opt_d, x_real, y_real, *draw_latents(cfg.model, cfg.batch, noise, device)
+                )
 
-            # G phase: D in eval mode, so its SN vectors are not updated (official NO_OPS).
-            z, y_fake = draw_latents(cfg.model, cfg.batch, noise, device)
-            D.eval().requires_grad_(False)
-            g_loss = g_hinge_loss(D(G(z, y_fake), y_fake))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            D.train().requires_grad_(True)
+            # G phase.
+            losses["g_loss"] = g_step(
+                G, D, opt_g, *draw_latents(cfg.model, cfg.batch, noise, device)
+            )
 
             # Update G_ema.
             if ema is not None:
@@ -172,10 +160,7 @@ def train(
                 t_last = now
                 row = {
                     "step": done,
-                    "d_loss": d_loss.item(),
-                    "d_loss_real": loss_real.item(),
-                    "d_loss_fake": loss_fake.item(),
-                    "g_loss": g_loss.item(),
+                    **{k: v.item() for k, v in losses.items()},
                     **{f"gamma/{k}": v for k, v in attention_gammas(G, D).items()},
                     "sec_per_step": sec,
                     "images_per_sec": cfg.batch * cfg.n_dis / max(sec, 1e-9),
