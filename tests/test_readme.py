@@ -22,7 +22,18 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 # Options appended (when absent) so each command finishes in seconds on a CPU.
 TINY = {
-    "train": ["--steps", "2", "--batch", "4", "--device", "cpu", "--sample-every", "1", "--eval-samples", "20"],
+    "train": [
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--device",
+        "cpu",
+        "--sample-every",
+        "1",
+        "--eval-samples",
+        "20",
+    ],
     "eval": ["--samples", "40", "--kid-subset-size", "10", "--batch", "20", "--device", "cpu"],
     "sample": ["--n", "2"],
 }

@@ -82,3 +82,51 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tiny_train_config, tmp_
         # The resumed run's log has every step once.
         steps = [json.loads(r)["step"] for r in (part / "stats.jsonl").read_text().splitlines()]
         assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_sigterm_writes_a_final_checkpoint_and_resume_continues(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "runs"
+    cmd = [
+        sys.executable,
+        "-m",
+        "sagan",
+        "train",
+        "--steps",
+        "100000",
+        "--batch",
+        "8",
+        "--out",
+        str(out),
+        "--ckpt-every",
+        "100000",
+        "--no-tensorboard",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    run = out / "00000-digits-digits"
+    deadline = time.time() + 120
+    while (
+        time.time() < deadline
+        and not (run / "stats.jsonl").exists()
+        or not (run / "stats.jsonl").read_text()
+    ):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "checkpoint saved" in err and "--resume" in err
+    ckpts = list_checkpoints(run)
+    assert len(ckpts) == 1
+    step = load_checkpoint(ckpts[0])["step"]
+    assert step >= 10

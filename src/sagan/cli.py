@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from sagan.commands import attention, evaluate, export, info, sample, train
-from sagan.errors import SaganError
+from sagan.errors import SaganError, TrainingInterrupted
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     try:
         args.run(args)
+    except TrainingInterrupted as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        return 130
     except SaganError as e:
         if debug:
             raise

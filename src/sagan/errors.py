@@ -9,3 +9,7 @@ class SaganError(Exception):
     The message is a single actionable line: what is wrong and what to change. The CLI
     prints it without a traceback and exits with status 2.
     """
+
+
+class TrainingInterrupted(SaganError):
+    """Training stopped on SIGINT or SIGTERM after writing a final checkpoint."""

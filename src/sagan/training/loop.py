@@ -14,7 +14,7 @@ from tqdm import tqdm
 from sagan.config import TrainConfig, save_config
 from sagan.data import dataset_name, load_dataset
 from sagan.data.sampler import InfiniteSampler
-from sagan.errors import SaganError
+from sagan.errors import SaganError, TrainingInterrupted
 from sagan.models import Discriminator, Generator
 from sagan.training.checkpoint import (
     checkpoint_path,
@@ -24,7 +24,7 @@ from sagan.training.checkpoint import (
 )
 from sagan.training.ema import EMA
 from sagan.training.periodic_eval import PeriodicEval
-from sagan.training.run_dir import RunLog, create_run_dir
+from sagan.training.run_dir import RunLog, create_run_dir, stop_on_sigterm
 from sagan.training.state import (
     attention_gammas,
     draw_latents,
@@ -125,7 +125,8 @@ def train(
         save_checkpoint(checkpoint_path(run_dir, step), state)
         prune_checkpoints(run_dir, cfg.keep_ckpts)
 
-    # Main loop.
+    # Main loop (SIGTERM, like Ctrl-C, ends it with a final checkpoint).
+    stop_on_sigterm()
     bar = tqdm(
         total=cfg.steps, initial=start, desc="train", unit="step", dynamic_ncols=True, disable=quiet
     )
@@ -196,7 +197,9 @@ def train(
         log.info(f"interrupted: saved step {step}; continue with: sagan train --resume {run_dir}")
         log.close()
         tb.close()
-        raise SaganError(f"interrupted at step {step}; resume with --resume {run_dir}") from None
+        raise TrainingInterrupted(
+            f"interrupted at step {step}, checkpoint saved; resume with --resume {run_dir}"
+        ) from None
     bar.close()
     if skipped:
         log.info(f"warning: {skipped} unreadable images were skipped during training")

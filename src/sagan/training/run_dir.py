@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -59,3 +61,14 @@ class RunLog:
         """Close both files."""
         self._log.close()
         self._stats.close()
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so the loop's Ctrl-C path saves and exits."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
