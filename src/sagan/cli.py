@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sagan.commands import attention, evaluate, export, info, sample, train
+from sagan.commands import attention, evaluate, experiment, export, info, sample, train
 from sagan.errors import SaganError, TrainingInterrupted
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="sagan", description="Self-Attention GAN: train, sample, inspect.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    for module in (train, sample, evaluate, attention, export, info):
+    for module in (train, sample, evaluate, attention, experiment, export, info):
         module.add_parser(sub)
     return parser
 

@@ -20,22 +20,36 @@ def uniform_class_counts(n: int, num_classes: int) -> list[int]:
     return [base + (1 if c < extra else 0) for c in range(num_classes)]
 
 
-@torch.no_grad()
 def generator_batches(
     G: nn.Module, n: int, batch: int, seed: int, progress: bool = True
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """uint8 samples of G, classes uniform and in class order, quantised like saved PNGs.
+    """uint8 samples of G, classes uniform and in class order (see ``class_batches``)."""
+    k = G.cfg.num_classes
+    counts = dict(enumerate(uniform_class_counts(n, k))) if k > 0 else None
+    return class_batches(G, counts, n, batch, seed, progress)
+
+
+@torch.no_grad()
+def class_batches(
+    G: nn.Module,
+    counts: dict[int, int] | None,
+    n: int,
+    batch: int,
+    seed: int,
+    progress: bool = True,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """uint8 samples of G, ``counts[c]`` of each class c in class order (None: n
+    unconditional samples), quantised like saved PNGs.
 
     z comes from a generator seeded with ``seed``, so the same seed gives the same samples.
     G is put in eval mode for the pass and restored afterwards.
     """
     device = next(G.parameters()).device
-    k = G.cfg.num_classes
     gen = torch.Generator().manual_seed(seed)
-    if k > 0:
-        labels = torch.cat([torch.full((c,), i) for i, c in enumerate(uniform_class_counts(n, k))])
-    else:
-        labels = None
+    labels = None
+    if counts is not None:
+        labels = torch.cat([torch.full((c,), k) for k, c in sorted(counts.items())])
+        n = len(labels)
     was_training = G.training
     G.eval()
     bar = tqdm(total=n, desc="samples", unit="img", leave=False, disable=not progress)

@@ -1,0 +1,158 @@
+"""``sagan experiment``: the paper's experiments at any scale.
+
+stabilization       Sec. 5.1, Fig. 3-4: SN on D (1:1, 5:1), SN on G/D, SN on G/D + TTUR
+attention-placement Sec. 5.2, Table 1: no attention, attention or a residual block per size
+per-class           Sec. 5.3, Fig. 6: FID of chosen classes for one or two models
+
+Every setting is a normal run folder under --out; calling the command again resumes
+unfinished settings and skips finished ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from sagan.commands.common import int_list
+from sagan.errors import SaganError
+from sagan.presets import PRESETS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``experiment`` and its three kinds."""
+    p = sub.add_parser(
+        "experiment",
+        help="re-run the paper's experiments",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for name, helptext in (
+        ("stabilization", "Sec. 5.1: SN and TTUR settings"),
+        ("attention-placement", "Sec. 5.2: where attention goes (Table 1)"),
+    ):
+        k = kinds.add_parser(name, help=helptext)
+        k.add_argument("--preset", default="digits", choices=sorted(PRESETS))
+        k.add_argument("--data", default="digits", help="training data (default digits)")
+        k.add_argument("--steps", type=int, default=2000, help="steps per setting (default 2000)")
+        k.add_argument("--batch", type=int, help="batch size (default: the preset's)")
+        k.add_argument("--out", required=True, help="experiment folder")
+        k.add_argument(
+            "--eval-every", type=int, help="steps between evaluations (default steps/10)"
+        )
+        k.add_argument(
+            "--eval-samples", type=int, default=1000, help="samples per evaluation (default 1000)"
+        )
+        k.add_argument(
+            "--grid-steps",
+            type=int_list,
+            help="steps whose sample grids to collect (default: 4 evenly spaced)",
+        )
+        k.add_argument(
+            "--inception-weights", metavar="FILE", help="Inception weights for IS/FID on real data"
+        )
+        k.add_argument("--seed", type=int, default=0)
+        k.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        k.set_defaults(run=run_training_experiment)
+    k = kinds.add_parser("per-class", help="Sec. 5.3: FID of single classes")
+    k.add_argument(
+        "--ckpt", action="append", required=True, help="checkpoint or run folder (give one or two)"
+    )
+    k.add_argument("--classes", type=int_list, required=True, help="classes, e.g. 1,247,980")
+    k.add_argument("--samples-per-class", type=int, default=500, help="default 500")
+    k.add_argument("--real", help="reference data (default: the first run's training data)")
+    k.add_argument("--inception-weights", metavar="FILE")
+    k.add_argument("--out", default="per-class", help="output folder (default per-class)")
+    k.add_argument("--seed", type=int, default=0)
+    k.set_defaults(run=run_per_class)
+
+
+def _base_config(args: argparse.Namespace):
+    from sagan.config import TrainConfig
+    from sagan.data import load_dataset
+
+    if args.steps <= 0:
+        raise SaganError(f"--steps must be positive, got {args.steps}")
+    preset = PRESETS[args.preset]
+    num_classes = load_dataset(args.data, preset.resolution, log=lambda m: None).num_classes
+    every = args.eval_every or max(1, args.steps // 10)
+    grid_steps = list(
+        args.grid_steps or sorted({max(1, round(args.steps * f)) for f in (0.25, 0.5, 0.75, 1.0)})
+    )
+    if any(s <= 0 or s > args.steps for s in grid_steps):
+        raise SaganError(f"--grid-steps must lie in 1..{args.steps}")
+    sample_every = math.gcd(*grid_steps, args.steps)
+    extra = {"batch": args.batch} if args.batch else {}
+    cfg = TrainConfig.from_preset(
+        args.preset,
+        num_classes,
+        data=args.data,
+        steps=args.steps,
+        eval_every=every,
+        eval_samples=args.eval_samples,
+        sample_every=sample_every,
+        ckpt_every=every,
+        inception_weights=args.inception_weights,
+        seed=args.seed,
+        device=args.device,
+        **extra,
+    )
+    return cfg, grid_steps
+
+
+def run_training_experiment(args: argparse.Namespace) -> None:
+    """Train the settings of stabilization or attention-placement, then report."""
+    from sagan.experiments import report
+    from sagan.experiments.runner import run_settings
+    from sagan.experiments.settings import placement_settings, stabilization_settings
+
+    base, grid_steps = _base_config(args)
+    settings = (
+        stabilization_settings() if args.kind == "stabilization" else placement_settings(base)
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = run_settings(settings, base, out)
+    rows = report.summary_rows(settings, runs)
+    report.write_tables(rows, out, transpose=args.kind == "attention-placement")
+    report.write_curves(settings, runs, out, f"{args.kind} ({args.preset} on {args.data})")
+    report.collect_grids(settings, runs, grid_steps, out)
+    print(
+        f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out / 'curves.png'} and {out / 'grids'}/"
+    )
+
+
+def run_per_class(args: argparse.Namespace) -> None:
+    """FID of each chosen class for each model; table and bar chart."""
+    from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
+    from sagan.commands.evaluate import open_reference
+    from sagan.config import TrainConfig
+    from sagan.experiments.per_class import per_class_fid, write_per_class
+    from sagan.metrics.features import make_extractor
+
+    if len(args.ckpt) > 2:
+        raise SaganError("per-class compares one or two models: give --ckpt once or twice")
+    if args.samples_per_class < 2:
+        raise SaganError("--samples-per-class must be at least 2 (a covariance needs two samples)")
+    results, names, reference, extractor = {}, None, None, None
+    for i, path in enumerate(args.ckpt):
+        ckpt_path, ckpt = resolve_checkpoint(path)
+        G = generator_from_checkpoint(ckpt)
+        k = G.cfg.num_classes
+        bad = [c for c in args.classes if not 0 <= c < k]
+        if bad:
+            raise SaganError(f"class {bad[0]} is out of range: {ckpt_path} has classes 0..{k - 1}")
+        if reference is None:
+            real = args.real or TrainConfig.from_dict(ckpt["config"]).data
+            extractor = make_extractor(
+                "digits" if real == "digits" else "inception", args.inception_weights
+            )
+            reference = open_reference(real, G.cfg.resolution, extractor, 250, "cpu")
+            names = ckpt.get("class_names")
+        label = f"{chr(65 + i)}: {Path(path).name}"
+        results[label] = per_class_fid(
+            G, list(args.classes), args.samples_per_class, reference, extractor, 250, args.seed
+        )
+    written = write_per_class(results, names, Path(args.out))
+    print(f"wrote {written['table']} and {written['figure']}")
