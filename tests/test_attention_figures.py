@@ -65,7 +65,7 @@ def test_grid_of_classes_and_explicit_queries(run, tmp_path):
         "--classes",
         "0,5,9",
         "--queries",
-        "2,2;13,13",
+        "1,1;15,15",
     ]
     assert main(argv) == 0
     raw = np.load(out.with_suffix(".npz"))
