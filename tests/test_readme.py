@@ -36,6 +36,8 @@ TINY = {
     ],
     "eval": ["--samples", "40", "--kid-subset-size", "10", "--batch", "20", "--device", "cpu"],
     "sample": ["--n", "2"],
+    "experiment": ["--steps", "2", "--batch", "4", "--eval-samples", "20"],
+    "per-class": ["--samples-per-class", "5"],
 }
 
 
@@ -79,7 +81,8 @@ def fixtures(tmp_path_factory):
     meta = {b"label_names": [f"c{i}".encode() for i in range(10)]}
     (cifar / "batches.meta").write_bytes(pickle.dumps(meta))
     runs = root / "runs"
-    assert main(["train", "--steps", "2", "--batch", "4", "--out", str(runs)]) == 0
+    for seed in ("0", "1"):
+        assert main(["train", "--steps", "2", "--batch", "4", "--out", str(runs), "--seed", seed]) == 0
     fakes = root / "fakes"
     fakes.mkdir()
     for i in range(12):
@@ -89,6 +92,7 @@ def fixtures(tmp_path_factory):
         "data/my_images": str(folder),
         "data/cifar-10-batches-py": str(cifar),
         "runs/00000-digits-digits": str(runs / "00000-digits-digits"),
+        "runs/00001-digits-digits": str(runs / "00001-digits-digits"),
         "data/fakes": str(fakes),
         "/data/weights-inception-2015-12-05-6726825d.pth": str(weights),
         "/data/imagenet/train": str(folder),
@@ -103,6 +107,7 @@ def adapt(command: str, fx: dict[str, str]) -> list[str]:
     argv = shlex.split(command)
     argv = argv[3:] if argv[:3] == ["python", "-m", "sagan"] else argv[1:]
     sub = next((a for a in argv if not a.startswith("-")), "train")
+    sub = "per-class" if "per-class" in argv else sub
     tiny = (
         {"--steps": "3"}
         if "--resume" in argv
