@@ -85,3 +85,12 @@ def test_per_class_table_and_chart(tmp_path):
     lines = (out / "table.md").read_text().splitlines()
     assert len(lines) == 4 and lines[2].startswith("| 1 1 |") and lines[3].startswith("| 7 7 |")
     assert (out / "per_class.png").stat().st_size > 1000
+
+
+def test_settings_can_run_side_by_side(tmp_path):
+    out = tmp_path / "par"
+    _run("attention-placement", out, extra=("--parallel", "2", "--device", "cpu"))
+    assert (out / "table.md").is_file() and (out / "curves.png").is_file()
+    for name in ("no-attention", "sagan-feat8", "residual-feat8"):
+        (run,) = list((out / name).iterdir())
+        assert json.loads((run / "summary.json").read_text())["steps"] == 2

@@ -82,7 +82,9 @@ def fixtures(tmp_path_factory):
     (cifar / "batches.meta").write_bytes(pickle.dumps(meta))
     runs = root / "runs"
     for seed in ("0", "1"):
-        assert main(["train", "--steps", "2", "--batch", "4", "--out", str(runs), "--seed", seed]) == 0
+        assert (
+            main(["train", "--steps", "2", "--batch", "4", "--out", str(runs), "--seed", seed]) == 0
+        )
     fakes = root / "fakes"
     fakes.mkdir()
     for i in range(12):

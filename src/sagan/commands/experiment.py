@@ -14,6 +14,8 @@ import argparse
 import math
 from pathlib import Path
 
+import torch
+
 from sagan.commands.common import int_list
 from sagan.errors import SaganError
 from sagan.presets import PRESETS
@@ -54,6 +56,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         )
         k.add_argument("--seed", type=int, default=0)
         k.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        k.add_argument(
+            "--parallel",
+            type=int,
+            help="settings trained at once (default: one per visible GPU, else 1)",
+        )
+        k.add_argument(
+            "--only", help=argparse.SUPPRESS
+        )  # one setting, no report: used by --parallel
         k.set_defaults(run=run_training_experiment)
     k = kinds.add_parser("per-class", help="Sec. 5.3: FID of single classes")
     k.add_argument(
@@ -104,7 +114,8 @@ def _base_config(args: argparse.Namespace):
 def run_training_experiment(args: argparse.Namespace) -> None:
     """Train the settings of stabilization or attention-placement, then report."""
     from sagan.experiments import report
-    from sagan.experiments.runner import run_settings
+    from sagan.experiments.parallel import child_arguments, run_in_parallel
+    from sagan.experiments.runner import run_settings, setting_run_dir
     from sagan.experiments.settings import placement_settings, stabilization_settings
 
     base, grid_steps = _base_config(args)
@@ -113,7 +124,23 @@ def run_training_experiment(args: argparse.Namespace) -> None:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = run_settings(settings, base, out)
+    if args.only:
+        chosen = [st for st in settings if st.name == args.only]
+        if not chosen:
+            raise SaganError(
+                f"no setting {args.only!r}: choose from {', '.join(st.name for st in settings)}"
+            )
+        run_settings(chosen, base, out)
+        return
+    gpus = torch.cuda.device_count() if args.device != "cpu" else 0
+    slots = args.parallel or (gpus if gpus > 1 else 1)
+    if slots < 1:
+        raise SaganError(f"--parallel must be positive, got {args.parallel}")
+    if slots > 1:
+        run_in_parallel(settings, child_arguments(args, out), slots, use_gpus=gpus > 1)
+        runs = {st.name: setting_run_dir(out, st) for st in settings}
+    else:
+        runs = run_settings(settings, base, out)
     rows = report.summary_rows(settings, runs)
     report.write_tables(rows, out, transpose=args.kind == "attention-placement")
     report.write_curves(settings, runs, out, f"{args.kind} ({args.preset} on {args.data})")
