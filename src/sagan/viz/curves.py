@@ -37,6 +37,9 @@ def plot_curves(
             points = sorted(per.get(metric, []))
             if points:
                 ax.plot(*zip(*points), marker="o", markersize=3, label=setting)
+        values = [v for per in series.values() for _, v in per.get(metric, []) if v > 0]
+        if metric in LOWER_IS_BETTER and values and max(values) > 20 * min(values):
+            ax.set_yscale("log")  # early FIDs are huge; the end of training is what matters
         arrow = " (lower is better)" if metric in LOWER_IS_BETTER else ""
         ax.set_title(metric + arrow)
         ax.set_xlabel("iteration")
