@@ -17,6 +17,7 @@ from inception_standin import make_standin_inception_weights
 from PIL import Image
 
 from sagan.cli import main
+from sagan.data.prepare import prepare_dataset
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -38,6 +39,7 @@ TINY = {
     "sample": ["--n", "2"],
     "experiment": ["--steps", "2", "--batch", "4", "--eval-samples", "20"],
     "per-class": ["--samples-per-class", "5"],
+    "prepare": ["--workers", "0"],
 }
 
 
@@ -52,6 +54,18 @@ def readme_commands() -> list[str]:
             if line.startswith(("sagan ", "python -m sagan ")):
                 commands.append(line)
     return commands
+
+
+def readme_torchrun_commands() -> list[str]:
+    """The torchrun command lines in the README's bash blocks (comments stripped)."""
+    text = README.read_text()
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #")[0].strip()
+            if line.startswith("torchrun "):
+                found.append(line)
+    return found
 
 
 def test_readme_starts_with_the_two_setup_commands():
@@ -90,7 +104,14 @@ def fixtures(tmp_path_factory):
     for i in range(12):
         Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(fakes / f"{i}.png")
     weights = make_standin_inception_weights(root / "weights-inception-2015-12-05-6726825d.pth")
+    # Prepared here as well, so that the training line works whichever README line runs first.
+    prepared = root / "my_images-64"
+    prepare_dataset(folder, prepared, 64, workers=0, log=lambda _: None, progress=False)
+    imagenet = root / "imagenet-128"
+    prepare_dataset(folder, imagenet, 128, workers=0, log=lambda _: None, progress=False)
     return {
+        "data/my_images-64": str(prepared),
+        "/data/imagenet-128": str(imagenet),
         "data/my_images": str(folder),
         "data/cifar-10-batches-py": str(cifar),
         "runs/00000-digits-digits": str(runs / "00000-digits-digits"),
@@ -133,3 +154,25 @@ def test_readme_command_runs(command, fixtures, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     Path(fixtures["OUT"]).mkdir(exist_ok=True)
     assert main(adapt(command, fixtures)) == 0, command
+
+
+@pytest.mark.parametrize("command", readme_torchrun_commands())
+def test_readme_torchrun_command_is_valid(command, fixtures, monkeypatch, tmp_path):
+    """torchrun lines need GPUs to run: check that torchrun and sagan both accept them,
+    that the config resolves on the placeholder data, and that the batch splits evenly."""
+    from torch.distributed.run import get_args_parser
+
+    from sagan.cli import build_parser
+    from sagan.commands.train import new_config
+    from sagan.training.distributed import World
+
+    monkeypatch.chdir(tmp_path)
+    for placeholder, real in fixtures.items():
+        command = command.replace(placeholder, real)
+    launch = get_args_parser().parse_args(shlex.split(command)[1:])
+    assert launch.module and launch.training_script == "sagan"
+    args = build_parser().parse_args(launch.training_script_args)
+    cfg, _ = new_config(args)
+    World(size=int(launch.nproc_per_node) * int(str(launch.nnodes).split(":")[-1])).local_batch(
+        cfg.batch
+    )

@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sagan.commands import attention, evaluate, experiment, export, info, sample, train
+from sagan.commands import (
+    attention,
+    evaluate,
+    experiment,
+    export,
+    info,
+    prepare,
+    sample,
+    train,
+)
 from sagan.errors import SaganError, TrainingInterrupted
 
 
@@ -25,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="sagan", description="Self-Attention GAN: train, sample, inspect.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    for module in (train, sample, evaluate, attention, experiment, export, info):
+    for module in (train, prepare, sample, evaluate, attention, experiment, export, info):
         module.add_parser(sub)
     return parser
 
@@ -41,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    args.argv = argv  # for commands that relaunch themselves (train --gpus)
     try:
         args.run(args)
+    except SystemExit as e:  # a relaunched command's exit status
+        return int(e.code or 0)
     except TrainingInterrupted as e:
         print(f"stopped: {e}", file=sys.stderr)
         return 130

@@ -7,8 +7,10 @@ resolved training config is written to ``config.json`` in every run folder.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from sagan.errors import SaganError
@@ -17,6 +19,7 @@ AttnVariant = Literal["official", "paper"]
 SNMode = Literal["both", "d", "g", "none"]
 
 BASE_RESOLUTION = 4  # G starts from a 4x4 map, D ends on one, as in the official code.
+DIGITS_CLASSES = 10  # the digits classifier behind class_accuracy knows these classes
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,13 @@ class TrainConfig:
     extractor: str = "auto"  # auto: digits classifier on digits, else Inception
     inception_weights: str | None = None
     tensorboard: bool = True
+    sync_bn: bool = False  # G's batch norm over the global batch (default: per process)
+    grad_limit: float = 1e5  # a larger gradient norm counts as divergence and rolls back
+    max_rollbacks: int = 3  # rollbacks in a row before training stops
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    compile: str = "auto"  # torch.compile of G and D: auto (on CUDA), on, off
+    channels_last: str = "auto"  # auto (on CUDA), on, off
+    reference: bool = False  # the slow path: fp32, eager, materialised attention maps
 
     def __post_init__(self) -> None:
         for name in (
@@ -194,11 +204,13 @@ class TrainConfig:
                 raise SaganError(
                     f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}"
                 )
-        for name in ("beta1", "beta2", "ema_decay"):
+        for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise SaganError(
                     f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}"
                 )
+        if not 0.0 < self.ema_decay < 1.0:
+            raise SaganError(f"--ema-decay must be in (0, 1), e.g. 0.999; got {self.ema_decay}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise SaganError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         if self.eval_every < 0 or self.eval_samples <= 0:
@@ -209,6 +221,56 @@ class TrainConfig:
             )
         if self.workers < 0:
             raise SaganError(f"--workers must be >= 0, got {self.workers}")
+        self._validate_eval_metrics()
+        if not self.grad_limit > 0:
+            raise SaganError(f"--grad-limit must be positive, got {self.grad_limit}")
+        if self.max_rollbacks < 0:
+            raise SaganError(f"--max-rollbacks must be >= 0, got {self.max_rollbacks}")
+        self._validate_speed()
+
+    def _validate_speed(self) -> None:
+        """The fast path's switches: known values, and none that --reference contradicts."""
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise SaganError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
+        for name in ("compile", "channels_last"):
+            if getattr(self, name) not in ("auto", "on", "off"):
+                raise SaganError(
+                    f"{name} must be auto, on or off (--{name.replace('_', '-')} or "
+                    f"--no-{name.replace('_', '-')}), got {getattr(self, name)!r}"
+                )
+        if self.reference:
+            if self.precision == "bf16":
+                raise SaganError("--reference runs in fp32: drop --precision bf16 or --reference")
+            for name in ("compile", "channels_last"):
+                if getattr(self, name) == "on":
+                    flag = name.replace("_", "-")
+                    raise SaganError(f"--reference runs without --{flag}: drop one of the two")
+
+    def _validate_eval_metrics(self) -> None:
+        """Unknown metrics, or ones this model cannot have, fail now rather than at step N.
+
+        Only checked when evaluation is on, so an old config with an unused setting loads.
+        """
+        if self.eval_metrics == "auto" or self.eval_every <= 0:
+            return
+        from sagan.metrics.registry import parse_metrics
+
+        try:
+            names = parse_metrics(self.eval_metrics)
+        except SaganError as e:
+            raise SaganError(f"--eval-metrics: {e}") from None
+        if "class_accuracy" in names and (
+            self.resolved_extractor != "digits" or self.model.num_classes != DIGITS_CLASSES
+        ):
+            raise SaganError(
+                "--eval-metrics class_accuracy needs the digits extractor and a model of the "
+                f"{DIGITS_CLASSES} digit classes: drop it or train on --data digits"
+            )
+        if "intra_fid" in names and self.model.num_classes == 0:
+            raise SaganError(
+                "--eval-metrics intra_fid needs a class-conditional model: drop it or the "
+                "--unconditional flag"
+            )
 
     @classmethod
     def from_preset(
@@ -247,30 +309,122 @@ class TrainConfig:
         """The metrics periodic evaluation computes."""
         if self.eval_metrics != "auto":
             return self.eval_metrics
-        return "fid,class_accuracy" if self.resolved_extractor == "digits" else "is,fid"
+        if self.resolved_extractor != "digits":
+            return "is,fid"
+        return "fid,class_accuracy" if self.model.num_classes == DIGITS_CLASSES else "fid"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config from ``to_dict`` output; unknown keys are an error."""
+    def from_dict(cls, d: dict[str, Any], source: str = "the training config") -> TrainConfig:
+        """Rebuild a config from ``to_dict`` output.
+
+        Unknown or missing keys and values of the wrong type are a SaganError naming the key
+        and ``source`` (e.g. "'runs/00000-digits-digits/config.json'").
+        """
+        check_config_dict(cls, d, source, partial=False)
         d = dict(d)
-        model = model_config_from_dict(d.pop("model"))
-        _reject_unknown(cls, d, "training config")
+        model = model_config_from_dict(d.pop("model"), source)
         return cls(model=model, **d)
 
 
-def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
-    """Rebuild a ModelConfig from a dict, rejecting unknown keys."""
-    _reject_unknown(ModelConfig, d, "model config")
+def model_config_from_dict(d: dict[str, Any], source: str = "the model config") -> ModelConfig:
+    """Rebuild a ModelConfig from a dict, rejecting unknown keys and wrong types."""
+    check_config_dict(ModelConfig, d, source, partial=False, prefix="model.")
     return ModelConfig(**d)
 
 
-def _reject_unknown(cls: type, d: dict[str, Any], what: str) -> None:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _is_sequence_of(check: Any) -> Any:
+    return lambda v: isinstance(v, list | tuple) and all(check(x) for x in v)
+
+
+# The field annotations (strings under `from __future__ import annotations`) that a saved
+# config uses, with a test and the words for an error message.
+_FIELD_TYPES: dict[str, tuple[Any, str]] = {
+    "int": (_is_int, "an integer"),
+    "float": (_is_number, "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "AttnVariant": (lambda v: isinstance(v, str), "a string"),
+    "SNMode": (lambda v: isinstance(v, str), "a string"),
+    "ModelConfig": (lambda v: isinstance(v, dict), "an object of model settings"),
+    "tuple[int, ...]": (_is_sequence_of(_is_int), "a list of integers"),
+    "tuple[bool, ...]": (_is_sequence_of(lambda x: isinstance(x, bool)), "a list of booleans"),
+}
+
+
+def check_config_dict(
+    cls: type, d: Any, source: str, partial: bool = True, prefix: str = ""
+) -> None:
+    """Raise a one-line SaganError for an unknown key, a wrong type or (unless ``partial``)
+    a missing required key of dataclass ``cls`` in ``d``; nested ``model`` dicts are checked
+    too."""
+    if not isinstance(d, dict):
+        what = prefix.rstrip(".") or "the config"
+        raise SaganError(f"{what} in {source} must be a JSON object, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in d:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = (
+                f"did you mean '{prefix}{close[0]}'?"
+                if close
+                else "known keys: " + ", ".join(f"{prefix}{k}" for k in fields)
+            )
+            raise SaganError(f"unknown key '{prefix}{key}' in {source}: {hint}")
+    if not partial:
+        required = [
+            name
+            for name, f in fields.items()
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        missing = [name for name in required if name not in d]
+        if missing:
+            raise SaganError(
+                f"{source} lacks the key '{prefix}{missing[0]}': is it a sagan config?"
+            )
+    for key, value in d.items():
+        check, words = _FIELD_TYPES.get(str(fields[key].type), (None, ""))
+        if check is not None and not check(value):
+            raise SaganError(f"'{prefix}{key}' in {source} must be {words}, got {value!r}")
+        if key == "model" and cls is not ModelConfig:
+            check_config_dict(ModelConfig, value, source, partial, prefix="model.")
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """A training config, maybe partial, from a JSON file (or a run folder's config.json).
+
+    Unknown keys and values of the wrong type are one-line errors naming the key; the
+    values themselves are checked when the config is built.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / "config.json"
+    if p.exists() and not p.is_file():  # reading a named pipe would wait forever
+        raise SaganError(f"config file '{p}' is not a regular file: pass a JSON file")
+    try:
+        d = json.loads(p.read_text())
+    except FileNotFoundError:
         raise SaganError(
-            f"unknown {what} key(s) {', '.join(unknown)}: known keys are {', '.join(sorted(known))}"
-        )
+            f"config file '{p}' does not exist: pass a run's config.json or its run folder"
+        ) from None
+    except json.JSONDecodeError as e:
+        raise SaganError(
+            f"config file '{p}' is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SaganError(
+            f"cannot read config file '{p}': {getattr(e, 'strerror', None) or e}"
+        ) from None
+    check_config_dict(TrainConfig, d, f"'{p}'")
+    return d
 
 
 def save_config(cfg: TrainConfig, path: str) -> None:

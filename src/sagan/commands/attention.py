@@ -13,9 +13,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sagan.commands.common import generator_from_checkpoint, int_list, resolve_checkpoint
+from sagan.commands.common import (
+    check_output_file,
+    generator_from_checkpoint,
+    int_list,
+    resolve_checkpoint,
+)
 from sagan.config import TrainConfig
 from sagan.errors import SaganError
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--queries", default="auto", help="'auto' or pixel points 'x1,y1;x2,y2'")
     p.add_argument("--n-queries", type=int, default=4, help="queries picked by auto (default 4)")
-    p.add_argument("--layer", help="attention layer, e.g. feat32 (default: the last one)")
+    p.add_argument("--layer", help="attention layer, e.g. feat32 or 32 (default: the last one)")
     p.add_argument(
         "--network", choices=("g", "d"), default="g", help="G's attention or D's (default g)"
     )
@@ -65,20 +72,30 @@ def run(args: argparse.Namespace) -> None:
     """Compute the maps, draw the figure and save the raw maps."""
     from sagan.viz.attention import attention_grid_figure
 
-    _, ckpt = resolve_checkpoint(args.ckpt)
+    check_output_file(args.out, FIGURE_SUFFIXES, "a figure")
+    needs = ("config", "G", "D") if args.network == "d" else ("config", "G")
+    ckpt_path, ckpt = resolve_checkpoint(args.ckpt, needs)
     G = generator_from_checkpoint(ckpt)
     D = None
     if args.network == "d":
         from sagan.models import Discriminator
 
         D = Discriminator(TrainConfig.from_dict(ckpt["config"]).model)
-        D.load_state_dict(ckpt["D"])
+        try:
+            D.load_state_dict(ckpt["D"])
+        except RuntimeError as e:
+            raise SaganError(
+                f"the D weights in '{ckpt_path}' do not fit its config: "
+                f"{str(e).splitlines()[0][:160]}"
+            ) from None
         D.eval()
     net = G if D is None else D
     names = sorted(net.attn, key=lambda n: int(n[4:]))
     if not names:
         raise SaganError(f"this {args.network.upper()} has no attention layer")
     layer = args.layer or names[-1]
+    if layer.isdigit():  # --layer 32 means the 32x32 map, feat32
+        layer = f"feat{layer}"
     if layer not in names:
         raise SaganError(
             f"no attention layer {layer!r} in {args.network.upper()}: choose from {', '.join(names)}"
@@ -123,6 +140,11 @@ def image_and_map(
         from sagan.data import load_dataset
 
         data = load_dataset(real, G.cfg.resolution)
+        if G.cfg.num_classes and data.num_classes != G.cfg.num_classes:
+            raise SaganError(
+                f"--real '{real}' has {data.num_classes} classes but the model has "
+                f"{G.cfg.num_classes}: pass the data it was trained on"
+            )
         img_u8, label, _ = data[seed % len(data)]
         image = img_u8.float().div(127.5).sub(1.0)[None]
         y = torch.tensor([label]) if G.cfg.num_classes else None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
-from sagan.config import TrainConfig
+from sagan.config import DIGITS_CLASSES, TrainConfig
 from sagan.errors import SaganError
 from sagan.training.state import resolve_device
 
@@ -81,12 +81,22 @@ def run(args: argparse.Namespace) -> None:
             raise SaganError(
                 f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}"
             )
+    if args.resolution is not None and args.resolution <= 0:
+        raise SaganError(f"--resolution must be positive, got {args.resolution}")
+    if args.out:
+        check_results_file(Path(args.out))
     device = resolve_device(args.device)
     if args.ckpt:
         ckpt_path, ckpt = resolve_checkpoint(args.ckpt)
         G = generator_from_checkpoint(ckpt, device)
         cfg = TrainConfig.from_dict(ckpt["config"])
         real_spec, resolution = args.real or cfg.data, G.cfg.resolution
+        if args.resolution not in (None, resolution):
+            raise SaganError(
+                f"--resolution {args.resolution} does not fit this model, which makes "
+                f"{resolution}x{resolution} images: drop --resolution (it is for --fake)"
+            )
+        check_model_metrics(names, G.cfg.num_classes, args.extractor, real_spec)
     else:
         fake_set = open_image_dir(args.fake, args.resolution)
         if not args.real:
@@ -125,8 +135,39 @@ def run(args: argparse.Namespace) -> None:
     results["metrics"] = names
     print_table(results)
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}")
+
+
+def check_results_file(out: Path) -> None:
+    """``--out`` may be new or an earlier result, never a folder or another file."""
+    if out.is_dir():
+        raise SaganError(f"--out '{out}' is a folder: pass a file name, e.g. '{out / 'eval.json'}'")
+    blocking = next((q for q in out.parents if q.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise SaganError(f"cannot write --out '{out}': '{blocking}' is a file, not a folder")
+    if out.exists():
+        try:
+            earlier = json.loads(out.read_text())
+        except (OSError, ValueError):
+            earlier = None
+        if not (isinstance(earlier, dict) and "metrics" in earlier):
+            raise SaganError(
+                f"--out '{out}' exists and is not an earlier evaluation result: choose a new file"
+            )
+
+
+def check_model_metrics(names: list[str], num_classes: int, extractor: str, real: str) -> None:
+    """Metrics that need labels or the digits classifier, checked before any sampling."""
+    kind = extractor if extractor != "auto" else ("digits" if real == "digits" else "inception")
+    if "class_accuracy" in names and (kind != "digits" or num_classes != DIGITS_CLASSES):
+        raise SaganError(
+            "class_accuracy needs the digits extractor and a model of the "
+            f"{DIGITS_CLASSES} digit classes; this one has {num_classes} classes"
+        )
+    if "intra_fid" in names and num_classes == 0:
+        raise SaganError("intra_fid needs a class-conditional model; this one is unconditional")
 
 
 def open_reference(

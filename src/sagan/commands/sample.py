@@ -6,10 +6,17 @@ import argparse
 
 import torch
 
-from sagan.commands.common import generator_from_checkpoint, int_list, resolve_checkpoint
+from sagan.commands.common import (
+    check_output_file,
+    generator_from_checkpoint,
+    int_list,
+    resolve_checkpoint,
+)
 from sagan.errors import SaganError
 from sagan.models.generator import truncated_normal
 from sagan.viz.grid import grid_classes, render, save_grid
+
+GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,8 +42,9 @@ def run(args: argparse.Namespace) -> None:
     """Load G, draw the grid and save it."""
     if args.n <= 0:
         raise SaganError(f"--n must be positive, got {args.n}")
-    if args.truncation is not None and args.truncation <= 0:
+    if args.truncation is not None and not args.truncation > 0:
         raise SaganError(f"--truncation must be positive, got {args.truncation}")
+    check_output_file(args.out, GRID_SUFFIXES, "an image file")
     _, ckpt = resolve_checkpoint(args.ckpt)
     G = generator_from_checkpoint(ckpt, use_ema=not args.no_ema)
     k = G.cfg.num_classes

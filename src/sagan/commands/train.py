@@ -5,10 +5,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from pathlib import Path
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
 
 from sagan.commands.common import int_list, model_config
-from sagan.config import TrainConfig
+from sagan.commands.preflight import (
+    check_data_classes,
+    check_data_decodes,
+    check_evaluation,
+    check_gpus,
+    check_new_run_out,
+    check_resume,
+    resume_folder,
+)
+from sagan.config import TrainConfig, read_config_file
 from sagan.data import load_dataset
 from sagan.errors import SaganError
 from sagan.presets import PRESETS, get_preset
@@ -26,10 +38,14 @@ RESUMABLE = (
     "eval_samples",
     "eval_metrics",
     "inception_weights",
+    "grad_limit",
+    "max_rollbacks",
+    "sync_bn",
 )
 TRAIN_FIELDS = tuple(
     f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("model", "preset")
 )
+ARCH_FLAGS = ("sn", "attn_g", "attn_d", "attn_variant", "residual_instead_of_attention")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _data_options(p)
     _optimisation_options(p)
     _architecture_options(p)
+    _distributed_options(p)
+    _speed_options(p)
     _evaluation_options(p)
     _output_options(p)
     p.set_defaults(run=run)
@@ -53,13 +71,23 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--out", help="parent folder of numbered run folders (default runs)")
     g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        help="start from a saved config.json (a run's, its run folder, or a partial one); "
+        "the flags given override it",
+    )
     g.add_argument("--unconditional", action="store_true", help="ignore labels (num_classes = 0)")
 
 
 def _optimisation_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("optimisation (defaults: the official code's TTUR)")
     g.add_argument("--steps", type=int, help="G updates in total")
-    g.add_argument("--batch", type=int, help="images per D and per G step")
+    g.add_argument(
+        "--batch",
+        type=int,
+        help="images per D and per G step; under torchrun the global batch, split over ranks",
+    )
     g.add_argument("--n-dis", type=int, help="D steps per G step (default 1; baseline 5)")
     g.add_argument("--lr-g", type=float, help="G learning rate (default 1e-4)")
     g.add_argument("--lr-d", type=float, help="D learning rate (default 4e-4)")
@@ -74,6 +102,56 @@ def _optimisation_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     g.add_argument("--workers", type=int, help="data-loading processes (default 0)")
+    g.add_argument(
+        "--grad-limit",
+        type=float,
+        help="a gradient norm above this (or a NaN/Inf loss) rolls back to the last "
+        "checkpoint (default 1e5)",
+    )
+    g.add_argument(
+        "--max-rollbacks", type=int, help="rollbacks in a row before stopping (default 3)"
+    )
+
+
+def _distributed_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "several GPUs (torchrun --nproc-per-node N -m sagan train ... works as well)"
+    )
+    g.add_argument(
+        "--gpus",
+        type=int,
+        help="launch N processes on this machine through torchrun; --batch stays the "
+        "global batch, split evenly over the processes",
+    )
+    g.add_argument(
+        "--sync-bn",
+        action="store_true",
+        default=None,
+        help="G's batch norm over the global batch (default: per process, as the official code)",
+    )
+
+
+def _speed_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "speed (defaults: bf16, compile and channels_last on CUDA; fp32 and eager on CPU)"
+    )
+    g.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        help="forward passes in bf16 autocast (spectral norm and losses stay fp32) or fp32",
+    )
+    for name, what in (("compile", "torch.compile G and D"), ("channels-last", "NHWC tensors")):
+        dest = name.replace("-", "_")
+        g.add_argument(f"--{name}", dest=dest, action="store_const", const="on", help=what)
+        g.add_argument(
+            f"--no-{name}", dest=dest, action="store_const", const="off", help=f"no {what}"
+        )
+    g.add_argument(
+        "--reference",
+        action="store_true",
+        default=None,
+        help="the slow path for comparisons: fp32, eager, materialised attention maps",
+    )
 
 
 def _architecture_options(p: argparse.ArgumentParser) -> None:
@@ -132,15 +210,12 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 def resumed_config(args: argparse.Namespace) -> TrainConfig:
     """The run's own config, with only the RESUMABLE flags changed."""
-    path = Path(args.resume) / "config.json"
-    if not path.is_file():
-        raise SaganError(
-            f"'{args.resume}' is not a run folder (no config.json): pass a runs/NNNNN-... folder"
-        )
+    path = resume_folder(args.resume) / "config.json"
     fixed = [
         k
         for k, v in vars(args).items()
-        if v not in (None, False) and k not in RESUMABLE + ("resume", "run", "command", "debug")
+        if v not in (None, False)
+        and k not in RESUMABLE + ("resume", "run", "command", "debug", "gpus", "argv")
     ]
     if fixed:
         raise SaganError(
@@ -148,45 +223,127 @@ def resumed_config(args: argparse.Namespace) -> TrainConfig:
             f"(only {', '.join('--' + k.replace('_', '-') for k in RESUMABLE)} may change)"
         )
     try:
-        cfg = TrainConfig.from_dict(json.loads(path.read_text()))
+        cfg = TrainConfig.from_dict(json.loads(path.read_text()), f"'{path}'")
     except (ValueError, TypeError, KeyError) as e:
         raise SaganError(f"cannot read '{path}': {e}") from None
     changes = {k: getattr(args, k) for k in RESUMABLE if getattr(args, k) is not None}
     return dataclasses.replace(cfg, **changes)
 
 
-def new_config(args: argparse.Namespace):
-    """Preset defaults, overridden by the flags given; also returns the loaded dataset."""
-    preset = get_preset(args.preset or "digits")
-    train_kw = {
-        **preset.train,
-        **{k: getattr(args, k) for k in TRAIN_FIELDS if getattr(args, k) is not None},
-    }
-    data = train_kw.get("data", "digits")
-    dataset = load_dataset(data, preset.resolution)
-    if not args.unconditional and dataset.num_classes < 2:
+def planned_config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any], bool]:
+    """Preset defaults, then ``--config FILE``, then the flags given, checked before any data
+    is read. Returns (config with a provisional class count, model overrides, unconditional).
+    """
+    file = read_config_file(args.config) if args.config else {}
+    from_file = "preset" in file and not args.preset
+    with _naming_keys_of(args.config) if from_file else nullcontext():
+        preset = get_preset(args.preset or file.get("preset", "digits"))
+    if args.preset and file.get("preset", args.preset) != args.preset:
         raise SaganError(
-            f"'{data}' has {dataset.num_classes} class; a class-conditional model needs "
-            "at least 2 class subfolders, or pass --unconditional"
+            f"'{args.config}' is a {file['preset']} config: drop --preset {args.preset}, or "
+            "drop --config to start from the preset's defaults"
         )
-    model = model_config(
-        preset.name,
-        0 if args.unconditional else dataset.num_classes,
-        sn=args.sn,
-        attn_g=args.attn_g,
-        attn_d=args.attn_d,
-        attn_variant=args.attn_variant,
-        residual_instead_of_attention=args.residual_instead_of_attention,
+    file_model = dict(file.get("model", {}))
+    file_classes = file_model.pop("num_classes", None)
+    file_train = {k: v for k, v in file.items() if k not in ("model", "preset")}
+    if file:
+        with _naming_keys_of(args.config):
+            TrainConfig(
+                model=model_config(preset.name, file_classes, **file_model),
+                preset=preset.name,
+                **{**preset.train, **file_train},
+            )
+    arch = {k: getattr(args, k) for k in ARCH_FLAGS if getattr(args, k) is not None}
+    model_kw = {**file_model, **arch}
+    unconditional = bool(args.unconditional) or file_classes == 0
+    flags = {k: getattr(args, k) for k in TRAIN_FIELDS if getattr(args, k) is not None}
+    cfg = TrainConfig(
+        model=model_config(preset.name, 0 if unconditional else file_classes, **model_kw),
+        preset=preset.name,
+        **{**preset.train, **file_train, **flags},
     )
-    return TrainConfig(model=model, preset=preset.name, **train_kw), dataset
+    return cfg, model_kw, unconditional
+
+
+@contextmanager
+def _naming_keys_of(path: str) -> Iterator[None]:
+    """Report a bad value from a config file by its key (steps) rather than its flag."""
+    try:
+        yield
+    except SaganError as e:
+        text = re.sub(r"--([a-z0-9-]+)", lambda m: m.group(1).replace("-", "_"), str(e))
+        raise SaganError(f"bad value in '{path}': {text}") from None
+
+
+def new_config(args: argparse.Namespace):
+    """The planned config with the data's class count; also returns the loaded dataset."""
+    planned, model_kw, unconditional = planned_config(args)
+    dataset = load_dataset(planned.data, planned.model.resolution)
+    if not unconditional and dataset.num_classes < 2:
+        raise SaganError(
+            f"'{planned.data}' has {dataset.num_classes} class; a class-conditional model "
+            "needs at least 2 class subfolders, or pass --unconditional"
+        )
+    classes = 0 if unconditional else dataset.num_classes
+    model = model_config(planned.preset, classes, **model_kw)
+    return dataclasses.replace(planned, model=model), dataset
 
 
 def run(args: argparse.Namespace) -> None:
-    """Resolve the config and train."""
+    """Resolve the config, check everything that can be checked before writing, and train."""
     from sagan.training.loop import train
 
     if args.resume:
-        train(resumed_config(args), resume=args.resume)
+        cfg = resumed_config(args)
+        check_gpus(args.gpus, cfg.batch)
+        check_evaluation(cfg)
+        if args.gpus:
+            launch_torchrun(args.gpus)
+        check_resume(cfg, args.resume)
+        dataset = load_dataset(cfg.data, cfg.model.resolution)
+        check_data_classes(cfg, dataset.num_classes)
+        check_data_decodes(dataset)
+        train(cfg, resume=args.resume, dataset=dataset)
     else:
+        planned, _, _ = planned_config(args)
+        check_new_run_out(planned.out)
+        check_gpus(args.gpus, planned.batch)
+        check_evaluation(planned)
+        if args.gpus:
+            launch_torchrun(args.gpus)
         cfg, dataset = new_config(args)
+        check_data_decodes(dataset)
         train(cfg, dataset=dataset)
+
+
+def launch_torchrun(n: int) -> None:
+    """Re-run this command as ``torchrun --nproc-per-node n -m sagan ...`` (without --gpus).
+
+    Inside torchrun (WORLD_SIZE set) --gpus is ignored, so the workers train directly.
+    """
+    import os
+    import sys
+
+    if os.environ.get("WORLD_SIZE"):
+        return
+    if n < 1:
+        raise SaganError(f"--gpus must be at least 1, got {n}")
+    argv, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a == "--gpus":
+            skip = True
+        elif not a.startswith("--gpus="):
+            argv.append(a)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        str(n),
+    ]
+    cmd += ["-m", "sagan", *argv]
+    sys.stdout.flush()
+    os.execv(sys.executable, cmd)

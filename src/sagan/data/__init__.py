@@ -1,4 +1,4 @@
-"""Training data: the embedded digits, image folders and CIFAR-10.
+"""Training data: the embedded digits, image folders, CIFAR-10 and prepared datasets.
 
 Every dataset yields ``(uint8 image [3, R, R], label, skipped)`` and has ``classes``
 and ``num_classes``. Images stay uint8 until they reach the training device.
@@ -15,7 +15,10 @@ from sagan.errors import SaganError
 
 
 def dataset_name(spec: str) -> str:
-    """Short name of a data spec for run-folder names: 'digits' or the folder's name."""
+    """Short name of a data spec for run-folder names: 'digits' or the folder's name.
+
+    A prepared dataset is named by its own folder, e.g. 'imagenet-128'.
+    """
     if spec == "digits":
         return "digits"
     path = Path(spec).expanduser().resolve()
@@ -24,7 +27,7 @@ def dataset_name(spec: str) -> str:
 
 
 def load_dataset(spec: str, resolution: int, log: Callable[[str], None] = print) -> Dataset:
-    """Open the dataset named by ``--data``: 'digits', a CIFAR-10 folder or an image folder.
+    """Open ``--data``: 'digits', a ``sagan prepare`` folder, CIFAR-10 or an image folder.
 
     Warnings go to ``log`` and are also kept in the dataset's ``messages`` list, so a run
     folder created later can record them.
@@ -51,6 +54,10 @@ def _open(spec: str, resolution: int, log: Callable[[str], None]) -> Dataset:
             f"data path '{spec}' does not exist: pass --data digits, an image folder with one "
             "subfolder per class, or a CIFAR-10 'cifar-10-batches-py' folder"
         )
+    from sagan.data.prepared import PreparedDataset, is_prepared_folder
+
+    if is_prepared_folder(path):
+        return PreparedDataset(path, resolution, log)
     from sagan.data.cifar import Cifar10Dataset, find_cifar10_dir
 
     cifar = find_cifar10_dir(path) if path.is_dir() else None

@@ -111,6 +111,40 @@ def resize_uint8(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return out
 
 
+def load_cifar10(
+    root: str | Path, split: str = "train"
+) -> tuple[list[str], torch.Tensor, list[int]]:
+    """Read a CIFAR-10 split: (class names, uint8 images [N, 3, 32, 32], labels).
+
+    Raises SaganError naming the file when a batch is missing or corrupt.
+    """
+    if split not in ("train", "test"):
+        raise SaganError(f"unknown CIFAR-10 split {split!r}: use 'train' or 'test'")
+    folder = find_cifar10_dir(root)
+    if folder is None:
+        raise SaganError(
+            f"no CIFAR-10 batches in '{root}': pass the '{CIFAR10_FOLDER}' folder or its "
+            f"parent ({_DOWNLOAD_HINT})"
+        )
+    names = _load_pickle(folder / META_FILE).get(b"label_names")
+    if not names:
+        raise SaganError(
+            f"CIFAR-10 file '{folder / META_FILE}' has no b'label_names': {_DOWNLOAD_HINT}"
+        )
+    classes: list[str] = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+    batches = [_load_batch(folder / name) for name in _split_files(split)]
+    labels = [label for _, batch_labels in batches for label in batch_labels]
+    if any(not 0 <= label < len(classes) for label in labels):
+        raise SaganError(
+            f"CIFAR-10 labels in '{folder}' fall outside the {len(classes)} classes of "
+            f"'{META_FILE}': {_DOWNLOAD_HINT} again"
+        )
+    data = np.concatenate([batch for batch, _ in batches])
+    # Each row is the red plane, then green, then blue, each 32x32 row-major.
+    images = torch.from_numpy(data.reshape(-1, 3, 32, 32))
+    return classes, images, labels
+
+
 class Cifar10Dataset(Dataset):
     """CIFAR-10 'train' (data_batch_1..5, 50,000 images) or 'test' (test_batch, 10,000).
 
@@ -126,31 +160,8 @@ class Cifar10Dataset(Dataset):
         log: Callable[[str], None] = print,
         split: str = "train",
     ) -> None:
-        if split not in ("train", "test"):
-            raise SaganError(f"unknown CIFAR-10 split {split!r}: use 'train' or 'test'")
-        folder = find_cifar10_dir(root)
-        if folder is None:
-            raise SaganError(
-                f"no CIFAR-10 batches in '{root}': pass the '{CIFAR10_FOLDER}' folder or its "
-                f"parent ({_DOWNLOAD_HINT})"
-            )
-        names = _load_pickle(folder / META_FILE).get(b"label_names")
-        if not names:
-            raise SaganError(
-                f"CIFAR-10 file '{folder / META_FILE}' has no b'label_names': {_DOWNLOAD_HINT}"
-            )
-        self.classes: list[str] = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        self.classes, images, labels = load_cifar10(root, split)
         self.num_classes = len(self.classes)
-        batches = [_load_batch(folder / name) for name in _split_files(split)]
-        labels = [label for _, batch_labels in batches for label in batch_labels]
-        if any(not 0 <= label < self.num_classes for label in labels):
-            raise SaganError(
-                f"CIFAR-10 labels in '{folder}' fall outside the {self.num_classes} classes of "
-                f"'{META_FILE}': {_DOWNLOAD_HINT} again"
-            )
-        data = np.concatenate([batch for batch, _ in batches])
-        # Each row is the red plane, then green, then blue, each 32x32 row-major.
-        images = torch.from_numpy(data.reshape(-1, 3, 32, 32))
         if resolution != 32:
             size = f"{resolution}x{resolution}"
             log(f"note: resizing {len(images)} CIFAR-10 images from 32x32 to {size}")

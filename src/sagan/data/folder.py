@@ -123,6 +123,9 @@ def decode_image_file(path: str | Path, resolution: int) -> torch.Tensor:
     centre-cropping). Raises an exception (OSError, ValueError, ...) when the file cannot be
     decoded, including truncated files.
     """
+    irregular = _irregular(str(path))
+    if irregular:
+        raise OSError(f"{path}: {irregular}")
     with _strict_pil(), Image.open(path) as img:
         _check_size(img)
         # JPEG can decode at 1/2, 1/4 or 1/8 scale almost for free; it keeps both sides >= R.
@@ -141,7 +144,17 @@ def decode_image_file(path: str | Path, resolution: int) -> torch.Tensor:
     return torch.from_numpy(np.array(out, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
-def _reason(error: BaseException) -> str:
+def _irregular(path: str) -> str | None:
+    """Why `path` is not a regular file, or None. Opening a named pipe would block forever."""
+    if os.path.isfile(path):
+        return None
+    if os.path.islink(path):
+        return "broken symbolic link"
+    return "not a regular file (a named pipe, socket or device)"
+
+
+def skip_reason(error: BaseException) -> str:
+    """A short, one-line reason why a file could not be used, for warnings and lists."""
     if isinstance(error, UnidentifiedImageError):
         return "not a readable image"
     if isinstance(error, PermissionError):
@@ -152,12 +165,15 @@ def _reason(error: BaseException) -> str:
 
 def _probe(path: str) -> tuple[str | None, str | None]:
     """Read only the header of `path`: returns (mode, None) or (None, reason)."""
+    irregular = _irregular(path)
+    if irregular:
+        return None, irregular
     try:
         with Image.open(path) as img:
             _check_size(img)
             return img.mode, None
     except Exception as error:  # any failure just means "skip this file"
-        return None, _reason(error)
+        return None, skip_reason(error)
 
 
 def _probe_chunk(paths: list[str]) -> list[tuple[str | None, str | None]]:
@@ -213,6 +229,74 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def relative_name(path: str, root: Path) -> str:
+    """`path` relative to `root` when it lies under it, else unchanged."""
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    if not root.exists():
+        raise SaganError(
+            f"data folder '{root}' does not exist: pass --data with a folder that has "
+            "one subfolder per class, a CIFAR-10 'cifar-10-batches-py' folder, or 'digits'"
+        )
+    if not root.is_dir():
+        raise SaganError(
+            f"data path '{root}' is a file, not a folder: pass --data with a folder "
+            "that has one subfolder per class of images"
+        )
+    dirs = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
+    if dirs:
+        return dirs
+    has_files = any(_visible_file(p) for p in root.iterdir())
+    detail = "has files but no class subfolders" if has_files else "is empty"
+    raise SaganError(
+        f"data folder '{root}' {detail}: put the images in one subfolder per class, "
+        f"e.g. '{root / 'all'}' if there are no classes"
+    )
+
+
+def scan_image_folder(
+    root: Path, log: Callable[[str], None] = print
+) -> tuple[list[str], list[tuple[str, int]]]:
+    """List the image candidates of a class-per-subfolder tree, without opening them.
+
+    Returns (class folder names, sorted; [(path, index into those names)]). Files directly
+    in `root` and files without an image extension are ignored, each kind counted in one
+    warning line. Raises SaganError when there are no class folders or no image files.
+    """
+    class_dirs = _class_dirs(root)
+    loose = sorted(p.name for p in root.iterdir() if _visible_file(p))
+    if loose:
+        log(
+            f"warning: ignored {_plural(len(loose), 'file')} directly in '{root}'; "
+            f"only files inside class subfolders are used (e.g. {loose[0]!r})"
+        )
+    candidates: list[tuple[str, int]] = []
+    ignored: list[str] = []
+    for index, folder in enumerate(class_dirs):
+        images, others = _walk_class(folder)
+        candidates.extend((p, index) for p in images)
+        ignored.extend(others)
+    if ignored:
+        log(
+            f"warning: ignored {_files_that(len(ignored), 'are not images', 'is not an image')}"
+            f" (e.g. {relative_name(ignored[0], root)!r})"
+        )
+    if not candidates:
+        raise SaganError(
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in the class subfolders "
+            f"of '{root}': put the images in one subfolder per class"
+        )
+    return [d.name for d in class_dirs], candidates
+
+
 class ImageFolderDataset(Dataset):
     """Images stored as root/<class name>/**/<image>, labelled by sorted class-folder name.
 
@@ -229,54 +313,8 @@ class ImageFolderDataset(Dataset):
     ) -> None:
         self.root = Path(root)
         self.resolution = int(resolution)
-        class_dirs = self._class_dirs()
-        loose = sorted(p.name for p in self.root.iterdir() if _visible_file(p))
-        if loose:
-            log(
-                f"warning: ignored {_plural(len(loose), 'file')} directly in '{self.root}'; "
-                f"only files inside class subfolders are used (e.g. {loose[0]!r})"
-            )
-        candidates: list[tuple[str, int]] = []
-        ignored: list[str] = []
-        for index, folder in enumerate(class_dirs):
-            images, others = _walk_class(folder)
-            candidates.extend((p, index) for p in images)
-            ignored.extend(others)
-        if ignored:
-            log(
-                f"warning: ignored {_files_that(len(ignored), 'are not images', 'is not an image')}"
-                f" (e.g. {self._rel(ignored[0])!r})"
-            )
-        if not candidates:
-            raise SaganError(
-                f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in the class subfolders "
-                f"of '{self.root}': put the images in one subfolder per class"
-            )
-        self._keep_readable(candidates, [d.name for d in class_dirs], log)
-
-    def _class_dirs(self) -> list[Path]:
-        if not self.root.exists():
-            raise SaganError(
-                f"data folder '{self.root}' does not exist: pass --data with a folder that has "
-                "one subfolder per class, a CIFAR-10 'cifar-10-batches-py' folder, or 'digits'"
-            )
-        if not self.root.is_dir():
-            raise SaganError(
-                f"data path '{self.root}' is a file, not a folder: pass --data with a folder "
-                "that has one subfolder per class of images"
-            )
-        dirs = sorted(
-            (p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-            key=lambda p: p.name,
-        )
-        if dirs:
-            return dirs
-        has_files = any(_visible_file(p) for p in self.root.iterdir())
-        detail = "has files but no class subfolders" if has_files else "is empty"
-        raise SaganError(
-            f"data folder '{self.root}' {detail}: put the images in one subfolder per class, "
-            f"e.g. '{self.root / 'all'}' if there are no classes"
-        )
+        names, candidates = scan_image_folder(self.root, log)
+        self._keep_readable(candidates, names, log)
 
     def _keep_readable(
         self, candidates: list[tuple[str, int]], names: list[str], log: Callable[[str], None]
@@ -316,10 +354,7 @@ class ImageFolderDataset(Dataset):
         self.labels = torch.tensor([label for _, label in self.samples], dtype=torch.long)
 
     def _rel(self, path: str) -> str:
-        try:
-            return str(Path(path).relative_to(self.root))
-        except ValueError:
-            return path
+        return relative_name(path, self.root)
 
     def __len__(self) -> int:
         return len(self.samples)

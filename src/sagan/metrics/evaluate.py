@@ -172,13 +172,18 @@ def evaluate_generator(
     batch: int = 250,
     seed: int = 0,
     progress: bool = True,
+    world_size: int = 1,
 ) -> dict[str, Any]:
-    """Metrics of G's samples (classes uniform), with what is needed to reproduce them."""
+    """Metrics of G's samples (classes uniform), with what is needed to reproduce them.
+
+    With ``world_size`` > 1 this is rank 0's side of a sharded pass: the other ranks run
+    ``generator_batches(..., rank, world_size)`` alongside and G's samples are gathered.
+    """
     device = next(G.parameters()).device
     t0 = time.time()
     results = compute_metrics(
         names,
-        generator_batches(G, samples, batch, seed, progress),
+        generator_batches(G, samples, batch, seed, progress, 0, world_size),
         extractor,
         reference,
         device,

@@ -21,12 +21,18 @@ def uniform_class_counts(n: int, num_classes: int) -> list[int]:
 
 
 def generator_batches(
-    G: nn.Module, n: int, batch: int, seed: int, progress: bool = True
+    G: nn.Module,
+    n: int,
+    batch: int,
+    seed: int,
+    progress: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """uint8 samples of G, classes uniform and in class order (see ``class_batches``)."""
     k = G.cfg.num_classes
     counts = dict(enumerate(uniform_class_counts(n, k))) if k > 0 else None
-    return class_batches(G, counts, n, batch, seed, progress)
+    return class_batches(G, counts, n, batch, seed, progress, rank, world_size)
 
 
 @torch.no_grad()
@@ -37,12 +43,16 @@ def class_batches(
     batch: int,
     seed: int,
     progress: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """uint8 samples of G, ``counts[c]`` of each class c in class order (None: n
     unconditional samples), quantised like saved PNGs.
 
     z comes from a generator seeded with ``seed``, so the same seed gives the same samples.
-    G is put in eval mode for the pass and restored afterwards.
+    G is put in eval mode for the pass and restored afterwards. With ``world_size`` > 1
+    (inside a process group) the batches are generated round-robin by the ranks and
+    gathered: every rank must iterate, rank 0 receives the same stream as one process.
     """
     device = next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)
@@ -54,16 +64,47 @@ def class_batches(
     G.eval()
     bar = tqdm(total=n, desc="samples", unit="img", leave=False, disable=not progress)
     try:
-        for lo in range(0, n, batch):
-            m = min(batch, n - lo)
-            z = torch.randn(m, G.cfg.z_dim, generator=gen).to(device)
-            y = None if labels is None else labels[lo : lo + m]
-            images = quantize(G(z, None if y is None else y.to(device)))
-            bar.update(m)
-            yield images, y
+        starts = list(range(0, n, batch))
+        for first in range(0, len(starts), world_size):
+            group = starts[first : first + world_size]
+            zs = [torch.randn(min(batch, n - lo), G.cfg.z_dim, generator=gen) for lo in group]
+            ys = [None if labels is None else labels[lo : lo + len(z)] for lo, z in zip(group, zs)]
+            if world_size == 1:
+                y = ys[0]
+                images = quantize(G(zs[0].to(device), None if y is None else y.to(device)))
+                out = [images]
+            else:
+                out = _generate_round_robin(G, zs, ys, rank, world_size, batch, device)
+            for images, y in zip(out, ys):
+                bar.update(len(images))
+                yield images, y
     finally:
         bar.close()
         G.train(was_training)
+
+
+def _generate_round_robin(
+    G: nn.Module,
+    zs: list[torch.Tensor],
+    ys: list[torch.Tensor | None],
+    rank: int,
+    world_size: int,
+    batch: int,
+    device: torch.device,
+) -> list[torch.Tensor]:
+    """Rank r renders batch r of the group; an all-gather hands every batch to every rank."""
+    import torch.distributed as dist
+
+    res = G.cfg.resolution
+    mine = torch.zeros(batch, 3, res, res, dtype=torch.uint8, device=device)
+    if rank < len(zs):
+        y = ys[rank]
+        mine[: len(zs[rank])] = quantize(
+            G(zs[rank].to(device), None if y is None else y.to(device))
+        ).to(device)
+    parts = [torch.empty_like(mine) for _ in range(world_size)]
+    dist.all_gather(parts, mine)
+    return [parts[i][: len(z)] for i, z in enumerate(zs)]
 
 
 def dataset_batches(

@@ -26,9 +26,16 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """o_j = sum_i beta_{j,i} h(x_i), fused, so no N x N_k matrix is kept.
 
     q [B, N, C_qk], k [B, N_k, C_qk], v [B, N_k, C_v] -> [B, N, C_v]. The scale is 1,
-    as in the paper and the official code.
+    as in the paper and the official code. Inputs are made contiguous first: with strided
+    ones (the transposed conv outputs) PyTorch falls back to the math kernel, which keeps
+    the N x N_k matrix for backward (on CPU at least). On CPU the fused kernel also needs
+    one width for q, k and v, so q and k are zero-padded to v's (the scores are unchanged).
     """
-    out = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], scale=1.0)
+    pad = v.shape[-1] - q.shape[-1]
+    if q.device.type == "cpu" and pad > 0:
+        q, k = F.pad(q, (0, pad)), F.pad(k, (0, pad))
+    q, k, v = (t.contiguous()[:, None] for t in (q, k, v))
+    out = F.scaled_dot_product_attention(q, k, v, scale=1.0)
     return out[:, 0]
 
 
@@ -63,6 +70,8 @@ class SelfAttention(nn.Module):
         self.value = conv1x1(channels, c_v, sn, bias=False)  # h, g in the code
         self.out = conv1x1(c_v, channels, sn, bias=False)  # v, attn in the code
         self.gamma = nn.Parameter(torch.zeros(()))  # sigma_ratio in the code
+        # The reference path: softmax(q k^T) @ v with the N x N_k map kept (not in state).
+        self.materialise = False
 
     def forward(
         self, x: torch.Tensor, return_attention: bool = False
@@ -75,7 +84,7 @@ class SelfAttention(nn.Module):
             k, v = F.max_pool2d(k, 2), F.max_pool2d(v, 2)
         k = k.flatten(2).transpose(1, 2)  # [B, N_k, C_qk]
         v = v.flatten(2).transpose(1, 2)  # [B, N_k, C_v]
-        if return_attention:
+        if return_attention or self.materialise:
             beta = attention_map(q, k)
             o = beta @ v
         else:

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm
+
+
+class FP32SpectralNorm(_SpectralNorm):
+    """``torch.nn.utils.parametrizations.spectral_norm``'s parametrization, with autocast
+    off: the power iteration and sigma stay fp32 under bf16 autocast (on CUDA, autocast
+    would otherwise run its matrix-vector products in bf16). Same state_dict keys."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=weight.device.type, enabled=False):
+            return super().forward(weight.float())
 
 
 def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
     """Spectrally normalise ``module.weight`` with one power iteration per step.
 
     W_SN = W / sigma(W), with sigma(W) estimated by one power iteration each training
-    forward pass (the official code's ``spectral_normed_weight`` with num_iters=1).
+    forward pass (the official code's ``spectral_normed_weight`` with num_iters=1), as
+    ``spectral_norm(module, n_power_iterations=1)`` but always in fp32.
     """
-    return spectral_norm(module, n_power_iterations=1) if enabled else module
+    if enabled:
+        parametrize.register_parametrization(
+            module, "weight", FP32SpectralNorm(module.weight, n_power_iterations=1, dim=0)
+        )
+    return module
 
 
 def conv3x3(c_in: int, c_out: int, sn: bool, bias: bool = True) -> nn.Module:

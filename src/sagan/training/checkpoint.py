@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -28,18 +29,51 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     A crash at any moment leaves either the old file or the complete new one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **state}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(".tmp-*.pt"):  # left by a process killed mid-write
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) or _is_write_failure(e):
+            raise SaganError(_write_error(path, e)) from None
         raise
+
+
+def _is_write_failure(e: BaseException) -> bool:
+    """torch.save reports a failed write as a RuntimeError wrapping the OS error."""
+    text = str(e).lower()
+    return isinstance(e, RuntimeError) and ("write" in text or "no space" in text)
+
+
+def _write_error(path: Path, e: BaseException) -> str:
+    """One line naming the cause of a failed checkpoint write and what is still safe."""
+    code = getattr(e, "errno", None)
+    if code == errno.ENOSPC or "no space" in str(e).lower():
+        cause = "the disk is full"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        cause = "the folder is read-only"
+    else:
+        cause = getattr(e, "strerror", None) or str(e).splitlines()[0][:120]
+    previous = list_checkpoints(path.parent.parent)
+    kept = (
+        f"the previous checkpoint {previous[-1].name} is intact"
+        if previous
+        else "no earlier checkpoint"
+    )
+    return (
+        f"cannot write checkpoint '{path}': {cause}; {kept}. Free space or fix the folder, "
+        f"then resume with --resume {path.parent.parent}"
+    )
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -19,12 +20,32 @@ from sagan.models import Discriminator, Generator
 from sagan.training.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
+    list_checkpoints,
     prune_checkpoints,
     save_checkpoint,
 )
+from sagan.training.distributed import (
+    World,
+    any_rank,
+    barrier,
+    broadcast_buffers,
+    init_world,
+    rank_device,
+    sync_batch_norm,
+    wrap_ddp,
+)
 from sagan.training.ema import EMA
+from sagan.training.fast_path import (
+    Compiled,
+    adam,
+    prepare,
+    resolve_speed,
+    set_backend_flags,
+    to_memory_format,
+)
+from sagan.training.guard import Diverged, make_guard
 from sagan.training.periodic_eval import PeriodicEval
-from sagan.training.run_dir import RunLog, create_run_dir, stop_on_sigterm
+from sagan.training.run_dir import NullLog, RunLog, StopRequest, create_run_dir
 from sagan.training.state import (
     attention_gammas,
     draw_latents,
@@ -39,6 +60,10 @@ from sagan.viz.curves import plot_run_curves
 from sagan.viz.grid import fixed_grid_latents, save_sample_grid
 
 
+class _StopAtStepEnd(Exception):
+    """A stop was requested and the current step has completed."""
+
+
 def train(
     cfg: TrainConfig,
     resume: str | Path | None = None,
@@ -48,23 +73,57 @@ def train(
     """Train a SAGAN as ``cfg`` says and return its run folder.
 
     With ``resume``, continue the run in that folder from its newest checkpoint; on CPU
-    the result is bit-identical to a run that was never interrupted.
+    the result is bit-identical to a run that was never interrupted. Under torchrun each
+    process trains on its share of the global batch (see ``sagan.training.distributed``).
     """
-    # Set up the run folder and the log.
-    device = resolve_device(cfg.device)
-    if resume is None:
-        run_dir = create_run_dir(cfg.out, f"{cfg.preset}-{dataset_name(cfg.data)}")
-        save_config(cfg, run_dir / "config.json")
-    else:
-        run_dir = Path(resume)
-        save_config(cfg, run_dir / "config.json")
-    log = RunLog(run_dir, quiet=quiet)
-    tb = TensorBoardLog(run_dir, cfg.tensorboard)
+    world, own_group = init_world(cfg.device)
+    try:
+        return _train(cfg, world, resume, dataset, quiet)
+    finally:
+        if own_group:
+            dist.destroy_process_group()
+
+
+def _open_run(cfg: TrainConfig, world: World, resume: str | Path | None) -> Path:
+    """Rank 0 creates (or reopens) the run folder and tells the others where it is."""
+    msg: list[Any] = [None, None]
+    if world.is_main:
+        try:
+            if resume is None:
+                run_dir = create_run_dir(cfg.out, f"{cfg.preset}-{dataset_name(cfg.data)}")
+            else:
+                run_dir = Path(resume)
+            save_config(cfg, run_dir / "config.json")
+            msg = [str(run_dir), None]
+        except (SaganError, OSError) as e:
+            msg = [None, str(e)]
+    if world.distributed:
+        dist.broadcast_object_list(msg, src=0)
+    if msg[1] is not None:
+        raise SaganError(msg[1]) if world.is_main else SaganError("rank 0 failed: " + msg[1])
+    return Path(msg[0])
+
+
+def _train(
+    cfg: TrainConfig,
+    world: World,
+    resume: str | Path | None,
+    dataset: Dataset | None,
+    quiet: bool,
+) -> Path:
+    # Set up the run folder and the log (rank 0 writes; the other ranks stay silent).
+    device = rank_device(resolve_device(cfg.device), world)
+    local_batch = world.local_batch(cfg.batch)
+    run_dir = _open_run(cfg, world, resume)
+    log = RunLog(run_dir, quiet=quiet) if world.is_main else NullLog()
+    tb = TensorBoardLog(run_dir, cfg.tensorboard and world.is_main)
     log.info(f"run folder: {run_dir}")
 
     # Load the training data.
     if dataset is None:
-        dataset = load_dataset(cfg.data, cfg.model.resolution, log.info)
+        dataset = load_dataset(
+            cfg.data, cfg.model.resolution, log.info if world.is_main else lambda _: None
+        )
     else:
         for msg in getattr(dataset, "messages", []):
             log.record(msg)
@@ -74,80 +133,147 @@ def train(
         )
     conditional = cfg.model.num_classes > 0
 
-    # Build the networks, optimizers and EMA.
+    # Build the networks, optimizers and EMA (every rank from the same seed).
+    # The fast path's switches, resolved for this device (see sagan.training.fast_path).
+    speed = resolve_speed(cfg.precision, cfg.compile, cfg.channels_last, cfg.reference, device)
+    set_backend_flags(device, speed)
     torch.manual_seed(cfg.seed)
     G = Generator(cfg.model).to(device)
     D = Discriminator(cfg.model).to(device)
+    prepare(G, speed)
+    prepare(D, speed)
     betas = (cfg.beta1, cfg.beta2)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas)
+    opt_g = adam(G.parameters(), cfg.lr_g, betas, device, speed)
+    opt_d = adam(D.parameters(), cfg.lr_d, betas, device, speed)
     ema = EMA(G, cfg.ema_decay) if cfg.ema else None
+    if cfg.sync_bn and world.distributed:
+        sync_batch_norm(G, device)
+    G_ddp, D_ddp = wrap_ddp(G, world, device), wrap_ddp(D, world, device)
+    fast = Compiled(speed)  # the steps train through these; checkpoints save G and D
     noise = torch.Generator().manual_seed(cfg.seed + 1)
-    start = 0
+    start, data_pos = 0, 0
 
-    # Resume from the newest complete checkpoint.
-    if resume is not None:
+    def load_newest() -> tuple[Path, int, int]:
         found = latest_checkpoint(run_dir, warn=log.info)
         if found is None:
             raise SaganError(f"no readable checkpoint in '{run_dir}/checkpoints': cannot resume")
         path, ckpt = found
-        start = restore_state(ckpt, G, D, opt_g, opt_d, ema, noise)
+        step = restore_state(ckpt, G, D, opt_g, opt_d, ema, noise)
+        return path, step, int(ckpt.get("data_pos", step * cfg.n_dis * cfg.batch))
+
+    # Resume from the newest complete checkpoint (any number of ranks may resume it).
+    if resume is not None:
+        path, start, data_pos = load_newest()
         log.info(f"resumed from {path.name} at step {start}")
     if start >= cfg.steps:
         log.info(f"already at step {start} of {cfg.steps}; pass a larger --steps to go on")
 
-    # The data stream, positioned where this step's batches begin.
-    sampler = InfiniteSampler(len(dataset), cfg.seed, start=start * cfg.n_dis * cfg.batch)
-    loader = DataLoader(
-        dataset,
-        batch_size=cfg.batch,
-        sampler=sampler,
-        drop_last=True,
-        num_workers=cfg.workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=cfg.workers > 0,
-    )
-    batches = iter(loader)
+    # The data stream, positioned where this step's batches begin; rank r reads every
+    # world.size-th sample of the global stream.
+    def data_stream(pos: int):
+        sampler = InfiniteSampler(
+            len(dataset),
+            cfg.seed,
+            start=pos // world.size,
+            rank=world.rank,
+            num_replicas=world.size,
+        )
+        loader = DataLoader(
+            dataset,
+            batch_size=local_batch,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=cfg.workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=cfg.workers > 0,
+        )
+        return iter(loader)
+
+    def latents() -> tuple[torch.Tensor, torch.Tensor | None]:
+        z, y = draw_latents(cfg.model, cfg.batch, noise, device)  # the global batch's
+        return world.shard(z), world.shard(y)
+
+    batches = data_stream(data_pos)
     grid_z, grid_y = fixed_grid_latents(cfg.model, cfg.seed)
-    periodic_eval = PeriodicEval(cfg, device) if cfg.eval_every else None
-    skipped = 0
+    periodic_eval = PeriodicEval(cfg, device, world) if cfg.eval_every else None
+    guard = make_guard(cfg.grad_limit, lambda bad: any_rank(bad, world, device))
+    skipped = failures = 0
     log.info(
         f"G {sum(p.numel() for p in G.parameters()):,} params, D "
         f"{sum(p.numel() for p in D.parameters()):,} params, {len(dataset):,} images, "
-        f"{dataset.num_classes} classes, device {device}"
+        f"{dataset.num_classes} classes, device {device} ({speed.describe()})"
+        + (f", {world.size} processes of batch {local_batch}" if world.distributed else "")
     )
 
     def checkpoint(step: int) -> None:
+        if not world.is_main:
+            return
         if ema is not None:
             ema.standing_stats(cfg.seed)  # saved G_ema samples well on its own
         state = training_state(step, cfg, G, D, opt_g, opt_d, ema, noise)
+        state["data_pos"] = data_pos
         state["class_names"] = [str(c) for c in dataset.classes]
         save_checkpoint(checkpoint_path(run_dir, step), state)
         prune_checkpoints(run_dir, cfg.keep_ckpts)
 
-    # Main loop (SIGTERM, like Ctrl-C, ends it with a final checkpoint).
-    stop_on_sigterm()
+    if resume is None:
+        checkpoint(0)  # a divergence before the first periodic checkpoint rolls back here
+
+    # Main loop (Ctrl-C or SIGTERM ends it at the end of a step, with a final checkpoint).
+    stop = StopRequest()
     bar = tqdm(
         total=cfg.steps, initial=start, desc="train", unit="step", dynamic_ncols=True, disable=quiet
     )
     t_run, t_last, step = time.time(), time.time(), start
     row: dict[str, Any] = {}
     try:
-        for step in range(start, cfg.steps):
-            # D phase.
-            for _ in range(cfg.n_dis):
-                real, y_real, n_bad = next(batches)
-                skipped += int(n_bad.sum())
-                x_real = real.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
-                y_real = y_real.to(device) if conditional else None
-                losses = d_step(
-                    G, D, opt_d, x_real, y_real, *draw_latents(cfg.model, cfg.batch, noise, device)
-                )
+        stop.install()
+        while step < cfg.steps:
+            try:
+                # D phase.
+                for _ in range(cfg.n_dis):
+                    real, y_real, n_bad = next(batches)
+                    data_pos += cfg.batch
+                    skipped += int(n_bad.sum())
+                    x_real = real.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
+                    x_real = to_memory_format(x_real, speed)
+                    y_real = y_real.to(device) if conditional else None
+                    losses = d_step(
+                        fast(G),
+                        fast(D_ddp),
+                        opt_d,
+                        x_real,
+                        y_real,
+                        *latents(),
+                        guard,
+                        autocast_dtype=speed.autocast_dtype,
+                    )
 
-            # G phase.
-            losses["g_loss"] = g_step(
-                G, D, opt_g, *draw_latents(cfg.model, cfg.batch, noise, device)
-            )
+                # G phase.
+                losses["g_loss"] = g_step(
+                    fast(G_ddp), fast(D), opt_g, *latents(), guard, speed.autocast_dtype
+                )
+            except Diverged as e:
+                # Roll back to the last good checkpoint; data and noise move on.
+                failures += 1
+                if failures > cfg.max_rollbacks:
+                    raise SaganError(
+                        f"training diverged {failures} times in a row at step {step + 1} "
+                        f"({e}); stopping. Lower --lr-d/--lr-g or resume from an earlier "
+                        f"checkpoint in {run_dir}/checkpoints"
+                    ) from None
+                barrier(world)
+                noise_state, failed_at = noise.get_state(), step + 1
+                path, step, _ = load_newest()
+                noise.set_state(noise_state)
+                bar.n = step
+                bar.refresh()
+                log.info(
+                    f"warning: {e} at step {failed_at}; rolled back to {path.name} "
+                    f"(rollback {failures} of at most {cfg.max_rollbacks} in a row)"
+                )
+                log.stats({"step": step, "rollback": failures, "reason": str(e)})
+                continue
 
             # Update G_ema.
             if ema is not None:
@@ -170,7 +296,7 @@ def train(
                 log.stats(row)
                 tb.scalars(row, done)
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
-            if done % cfg.sample_every == 0 or done == cfg.steps:
+            if world.is_main and (done % cfg.sample_every == 0 or done == cfg.steps):
                 G_show = ema.standing_stats(cfg.seed) if ema else G
                 path = run_dir / "samples" / f"step-{done:08d}.png"
                 tb.images("samples", save_sample_grid(G_show, grid_z, grid_y, path), done)
@@ -178,20 +304,36 @@ def train(
                 if shown is not None:
                     tb.figure(f"attention/g.{shown[1]}", shown[0], done)
             if periodic_eval is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
+                broadcast_buffers(G, world)  # one set of BN statistics to sample with
                 metrics = periodic_eval(ema.standing_stats(cfg.seed) if ema else G, done)
-                log.stats(metrics)
-                tb.scalars(metrics, done)
-                log.info(
-                    " ".join(
-                        f"{k[7:]} {v:.4g}" for k, v in metrics.items() if k.startswith("metric/")
+                if metrics is not None:  # rank 0 gathers the samples and scores them
+                    log.stats(metrics)
+                    tb.scalars(metrics, done)
+                    log.info(
+                        " ".join(
+                            f"{k[7:]} {v:.4g}"
+                            for k, v in metrics.items()
+                            if k.startswith("metric/")
+                        )
                     )
-                )
-                plot_run_curves(run_dir)
+                    plot_run_curves(run_dir)
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 checkpoint(done)
+                failures = 0
             bar.update(1)
             step = done
-    except KeyboardInterrupt:
+            if any_rank(stop.requested, world, device):
+                raise _StopAtStepEnd
+    except SaganError:
+        bar.close()  # the error line then starts on a line of its own
+        raise
+    except OSError as e:  # a full disk or a read-only folder while writing logs or samples
+        bar.close()
+        raise SaganError(
+            f"cannot write to the run folder '{run_dir}' ({e.strerror or e}); its newest "
+            f"checkpoint is intact: free space or fix the folder, then --resume {run_dir}"
+        ) from None
+    except _StopAtStepEnd:
         bar.close()
         checkpoint(step)
         log.info(f"interrupted: saved step {step}; continue with: sagan train --resume {run_dir}")
@@ -200,7 +342,20 @@ def train(
         raise TrainingInterrupted(
             f"interrupted at step {step}, checkpoint saved; resume with --resume {run_dir}"
         ) from None
+    except KeyboardInterrupt:  # a second Ctrl-C: the step in flight is not saved
+        bar.close()
+        newest = list_checkpoints(run_dir)
+        where = f"the newest checkpoint is {newest[-1].name}" if newest else "no checkpoint yet"
+        log.close()
+        tb.close()
+        raise TrainingInterrupted(
+            f"stopped at once during step {step + 1}; {where}; resume with --resume {run_dir}"
+        ) from None
+    finally:
+        stop.restore()
     bar.close()
+    if not world.is_main:
+        return run_dir
     if skipped:
         log.info(f"warning: {skipped} unreadable images were skipped during training")
 

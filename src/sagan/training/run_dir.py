@@ -27,8 +27,10 @@ def create_run_dir(out: str | Path, desc: str) -> Path:
         ids = [int(m.group(1)) for p in out.iterdir() if (m := _RUN.match(p.name))]
         run = out / f"{max(ids, default=-1) + 1:05d}-{desc}"
         run.mkdir()
-    except PermissionError:
-        raise SaganError(f"cannot write to --out '{out}': choose a writable folder") from None
+    except OSError as e:
+        raise SaganError(
+            f"cannot write to --out '{out}' ({e.strerror or e}): choose a writable folder"
+        ) from None
     (run / "samples").mkdir()
     (run / "checkpoints").mkdir()
     return run
@@ -63,12 +65,48 @@ class RunLog:
         self._stats.close()
 
 
-def stop_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so the loop's Ctrl-C path saves and exits."""
-    if threading.current_thread() is not threading.main_thread():
-        return
+class NullLog(RunLog):
+    """The log of a rank other than 0: it prints and writes nothing."""
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+    def __init__(self) -> None:
+        self.quiet = True
 
-    signal.signal(signal.SIGTERM, handler)
+    def info(self, msg: str) -> None:
+        """Drop the line."""
+
+    def record(self, msg: str) -> None:
+        """Drop the line."""
+
+    def stats(self, row: dict[str, Any]) -> None:
+        """Drop the row."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM asks the loop to stop at the end of the current step.
+
+    The loop then saves a checkpoint whose state is exactly that of a step boundary, so
+    the resumed run is the uninterrupted one. A second signal stops at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        """Route SIGINT and SIGTERM here (only the main thread can)."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        """Put the previous handlers back."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True

@@ -1,0 +1,115 @@
+"""The fast training path and its switches: precision, torch.compile, channels_last.
+
+``resolve_speed`` turns a run's "auto" settings into concrete choices for its device once,
+at the start of the run; ``prepare`` and ``Compiled`` apply them to G and D. The reference path
+(``--reference``) is fp32, eager, contiguous NCHW and materialises each attention map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sagan.models.attention import SelfAttention
+
+# CPU defaults: eager NCHW, PyTorch's plain CPU path. Not yet backed by a measurement on an
+# idle machine (benchmarks/RESULTS.md); compile's warm-up would also cost the short digits
+# demo more than it could save. Revisit with benchmarks/train_step.py.
+CPU_COMPILE = False
+CPU_CHANNELS_LAST = False
+
+
+@dataclass(frozen=True)
+class Speed:
+    """The resolved switches of one run (or one benchmark)."""
+
+    precision: str  # "fp32" or "bf16"
+    compile: bool
+    channels_last: bool
+    reference: bool
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of the forward passes, or None for plain fp32."""
+        return torch.bfloat16 if self.precision == "bf16" else None
+
+    def describe(self) -> str:
+        """A short phrase for the log, e.g. 'bf16, compiled, channels_last'."""
+        if self.reference:
+            return "reference path (fp32, eager, materialised attention)"
+        parts = [self.precision, "compiled" if self.compile else "eager"]
+        return ", ".join(parts + (["channels_last"] if self.channels_last else []))
+
+
+def resolve_speed(
+    precision: str, compile: str, channels_last: str, reference: bool, device: torch.device
+) -> Speed:
+    """Concrete switches for ``device``: on CUDA bf16 + compile + channels_last, on CPU
+    fp32 with the measured CPU defaults; ``reference`` turns everything off."""
+    if reference:
+        return Speed("fp32", False, False, True)
+    cuda = device.type == "cuda"
+
+    def pick(value: str, cuda_default: bool, cpu_default: bool) -> bool:
+        return {"on": True, "off": False}.get(value, cuda_default if cuda else cpu_default)
+
+    return Speed(
+        precision=precision if precision != "auto" else ("bf16" if cuda else "fp32"),
+        compile=pick(compile, True, CPU_COMPILE),
+        channels_last=pick(channels_last, True, CPU_CHANNELS_LAST),
+        reference=False,
+    )
+
+
+def set_reference_attention(module: nn.Module, on: bool) -> None:
+    """Make every SelfAttention in ``module`` materialise softmax(q k^T) (or go back to SDPA)."""
+    for m in module.modules():
+        if isinstance(m, SelfAttention):
+            m.materialise = on
+
+
+def prepare(module: nn.Module, speed: Speed) -> None:
+    """Apply ``speed``'s memory format and attention kind to ``module`` in place."""
+    set_reference_attention(module, speed.reference)
+    if speed.channels_last:
+        module.to(memory_format=torch.channels_last)
+
+
+class Compiled:
+    """``torch.compile`` of each module asked for, once each (or the module itself when
+    not compiling). Keep the original modules for state_dicts: a compiled wrapper shares
+    their parameters and buffers but prefixes its keys with ``_orig_mod.``."""
+
+    def __init__(self, speed: Speed) -> None:
+        self.enabled = speed.compile
+        self._done: dict[int, nn.Module] = {}
+
+    def __call__(self, module: nn.Module) -> nn.Module:
+        if not self.enabled:
+            return module
+        if id(module) not in self._done:
+            self._done[id(module)] = torch.compile(module)
+        return self._done[id(module)]
+
+
+def to_memory_format(x: torch.Tensor, speed: Speed) -> torch.Tensor:
+    """An image batch in the memory format the networks use."""
+    return x.contiguous(memory_format=torch.channels_last) if speed.channels_last else x
+
+
+def adam(
+    params, lr: float, betas: tuple[float, float], device: torch.device, speed: Speed
+) -> torch.optim.Adam:
+    """Adam; fused on CUDA on the fast path, the plain per-tensor loop otherwise (on CPU
+    that is PyTorch's own default, so CPU runs keep their numbers)."""
+    if device.type == "cuda" and not speed.reference:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+def set_backend_flags(device: torch.device, speed: Speed) -> None:
+    """cudnn.benchmark (autotuned convolutions) on CUDA's fast path."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not speed.reference
