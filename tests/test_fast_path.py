@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
-import shutil
 
 import pytest
 import torch
@@ -105,28 +105,23 @@ def test_spectral_norm_power_iteration_stays_fp32_under_bf16_autocast():
     assert conv.parametrizations.weight.original.dtype == torch.float32
 
 
-def _inductor_available() -> str | None:
-    """Why torch.compile cannot run here, or None when it can."""
-    if shutil.which("gcc") is None and shutil.which("cc") is None:
-        return "torch.compile's inductor needs a C compiler on CPU"
-    try:
-        torch.compile(lambda t: t * 2)(torch.ones(2))
-    except Exception as e:  # any toolchain failure means: cannot test compile here
-        return f"torch.compile is unavailable here: {type(e).__name__}: {str(e)[:80]}"
-    return None
-
-
-def test_a_compiled_run_checkpoints_the_same_keys_as_an_eager_run(tiny_train_config, tmp_path):
-    reason = _inductor_available()
-    if reason:
-        pytest.skip(reason)
+def test_a_compiled_run_matches_eager_and_checkpoints_the_same_keys(
+    tiny_train_config, tmp_path, monkeypatch
+):
+    """torch.compile (dynamo + AOTAutograd) through SN parametrizations and alternating D/G
+    steps. The aot_eager backend skips inductor's C++ code generation, which takes minutes
+    on this CPU; benchmarks/train_step.py runs the full inductor path on a GPU."""
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", functools.partial(real_compile, backend="aot_eager"))
     kw = dict(steps=2, ckpt_every=2, sample_every=2, **FAST)
     eager = train(tiny_train_config(out=str(tmp_path / "e"), compile="off", **kw), quiet=True)
     comp = train(tiny_train_config(out=str(tmp_path / "c"), compile="on", **kw), quiet=True)
+    assert "compiled" in (comp / "log.txt").read_text()
     a, b = (load_checkpoint(list_checkpoints(r)[-1]) for r in (eager, comp))
     for net in ("G", "D"):
         assert list(a[net]) == list(b[net])
         assert not any("_orig_mod" in k for k in b[net])
     assert a["opt_g"]["state"].keys() == b["opt_g"]["state"].keys()
-    for r in _losses(comp):
-        assert torch.isfinite(torch.tensor([r["d_loss"], r["g_loss"]])).all()
+    for r_e, r_c in zip(_losses(eager), _losses(comp), strict=True):
+        for key in ("d_loss", "g_loss"):
+            assert r_c[key] == pytest.approx(r_e[key], rel=1e-4, abs=1e-5), key
