@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -297,8 +299,8 @@ def run(args: argparse.Namespace) -> None:
         cfg = resumed_config(args)
         check_gpus(args.gpus, cfg.batch)
         check_evaluation(cfg)
-        if args.gpus:
-            launch_torchrun(args.gpus)
+        if args.gpus and not os.environ.get("WORLD_SIZE"):
+            launch_torchrun(args.gpus, getattr(args, "argv", None) or sys.argv[1:])
         check_resume(cfg, args.resume)
         dataset = load_dataset(cfg.data, cfg.model.resolution)
         check_data_classes(cfg, dataset.num_classes)
@@ -309,41 +311,36 @@ def run(args: argparse.Namespace) -> None:
         check_new_run_out(planned.out)
         check_gpus(args.gpus, planned.batch)
         check_evaluation(planned)
-        if args.gpus:
-            launch_torchrun(args.gpus)
+        if args.gpus and not os.environ.get("WORLD_SIZE"):
+            launch_torchrun(args.gpus, getattr(args, "argv", None) or sys.argv[1:])
         cfg, dataset = new_config(args)
         check_data_decodes(dataset)
         train(cfg, dataset=dataset)
 
 
-def launch_torchrun(n: int) -> None:
-    """Re-run this command as ``torchrun --nproc-per-node n -m sagan ...`` (without --gpus).
+def launch_torchrun(n: int, argv: list[str]) -> None:
+    """Run ``torchrun --standalone --nproc-per-node n -m sagan ARGV`` (without --gpus).
 
-    Inside torchrun (WORLD_SIZE set) --gpus is ignored, so the workers train directly.
+    Inside the workers WORLD_SIZE is set, so they train instead of launching again. A
+    failing worker has printed its own error; its exit status is passed on.
     """
     import os
+    import subprocess
     import sys
 
     if os.environ.get("WORLD_SIZE"):
         return
     if n < 1:
         raise SaganError(f"--gpus must be at least 1, got {n}")
-    argv, skip = [], False
-    for a in sys.argv[1:]:
+    rest, skip = [], False
+    for a in argv:
         if skip:
             skip = False
         elif a == "--gpus":
             skip = True
         elif not a.startswith("--gpus="):
-            argv.append(a)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        str(n),
-    ]
-    cmd += ["-m", "sagan", *argv]
+            rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    cmd += ["--nproc-per-node", str(n), "-m", "sagan", *rest]
     sys.stdout.flush()
-    os.execv(sys.executable, cmd)
+    raise SystemExit(subprocess.call(cmd))
