@@ -83,8 +83,16 @@ def test_per_class_table_and_chart(tmp_path):
     ]
     assert main(argv) == 0
     lines = (out / "table.md").read_text().splitlines()
-    assert len(lines) == 4 and lines[2].startswith("| 1 1 |") and lines[3].startswith("| 7 7 |")
+    assert len(lines) == 4 and lines[2].startswith("| 1 |") and lines[3].startswith("| 7 |")
     assert (out / "per_class.png").stat().st_size > 1000
+
+
+def test_runs_of_the_same_name_get_telling_labels():
+    from sagan.commands.experiment import distinct_names
+
+    names = distinct_names(["x/a/00000-digits-digits", "x/b/00000-digits-digits"])
+    assert names == ["a/00000-digits-digits", "b/00000-digits-digits"]
+    assert distinct_names(["runs/00000-d", "runs/00001-d"]) == ["00000-d", "00001-d"]
 
 
 def test_settings_can_run_side_by_side(tmp_path):

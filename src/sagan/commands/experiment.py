@@ -177,9 +177,19 @@ def run_per_class(args: argparse.Namespace) -> None:
             )
             reference = open_reference(real, G.cfg.resolution, extractor, 250, "cpu")
             names = ckpt.get("class_names")
-        label = f"{chr(65 + i)}: {Path(path).name}"
+        label = f"{chr(65 + i)}: {distinct_names(args.ckpt)[i]}"
         results[label] = per_class_fid(
             G, list(args.classes), args.samples_per_class, reference, extractor, 250, args.seed
         )
     written = write_per_class(results, names, Path(args.out))
     print(f"wrote {written['table']} and {written['figure']}")
+
+
+def distinct_names(paths: list[str]) -> list[str]:
+    """The shortest path tails that tell the given runs apart ('a/00000-x', 'b/00000-x')."""
+    parts = [Path(p).resolve().parts for p in paths]
+    for depth in range(1, max(len(q) for q in parts) + 1):
+        names = ["/".join(q[-depth:]) for q in parts]
+        if len(set(names)) == len(names):
+            return names
+    return [str(p) for p in paths]

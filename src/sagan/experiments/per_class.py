@@ -33,7 +33,11 @@ def write_per_class(
     out.mkdir(parents=True, exist_ok=True)
     models = list(results)
     classes = sorted({c for r in results.values() for c in r})
-    label = (lambda c: f"{c} {names[c]}") if names else str
+
+    def label(c: int) -> str:
+        """The class index, and its name when it has one of its own."""
+        return f"{c} {names[c]}" if names and names[c] != str(c) else str(c)
+
     lines = ["| class | " + " | ".join(models) + " |", "|" + "---|" * (len(models) + 1)]
     csv_lines = ["class," + ",".join(models)]
     for c in classes:
@@ -41,7 +45,7 @@ def write_per_class(
         csv_lines.append(f"{c}," + ",".join(f"{results[m][c]:.6g}" for m in models))
     (out / "table.md").write_text("\n".join(lines) + "\n")
     (out / "table.csv").write_text("\n".join(csv_lines) + "\n")
-    fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(classes) * len(models)), 3.4))
+    fig, ax = plt.subplots(figsize=(min(12, max(4, 0.55 * len(classes) * len(models) + 1)), 3.6))
     width = 0.8 / len(models)
     x = np.arange(len(classes))
     for i, m in enumerate(models):
