@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from states import assert_same_state
 
 import sagan.training.checkpoint as checkpoint_module
 import sagan.training.steps as steps_module
@@ -67,18 +68,6 @@ def _wait_for_new_step(proc: subprocess.Popen, stats: Path, timeout: float = 120
     return False
 
 
-def _same_state(a: dict, b: dict) -> None:
-    assert a["step"] == b["step"] and a["data_pos"] == b["data_pos"]
-    for net in ("G", "D"):
-        for k in a[net]:
-            assert torch.equal(a[net][k], b[net][k]), (net, k)
-    for opt in ("opt_g", "opt_d"):
-        for pid, st in a[opt]["state"].items():
-            for k, v in st.items():
-                assert torch.equal(v, b[opt]["state"][pid][k]), (opt, pid, k)
-    assert torch.equal(a["rng"]["noise"], b["rng"]["noise"])
-
-
 def test_sigkill_at_ten_random_moments_resumes_to_the_same_parameters(tmp_path):
     steps = 60
     reference = _launch(_run_args(tmp_path / "ref", steps))
@@ -109,7 +98,7 @@ def test_sigkill_at_ten_random_moments_resumes_to_the_same_parameters(tmp_path):
         proc = _launch(["train", "--resume", str(run)])
     assert proc.wait(timeout=600) == 0, proc.stderr.read()[-2000:]
     assert not list((run / "checkpoints").glob(".tmp-*"))
-    _same_state(
+    assert_same_state(
         load_checkpoint(list_checkpoints(run)[-1]), load_checkpoint(list_checkpoints(ref_run)[-1])
     )
 

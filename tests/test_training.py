@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import torch
+from states import assert_same_state
 
 from sagan.training.checkpoint import list_checkpoints, load_checkpoint
 from sagan.training.loop import train
@@ -57,29 +57,13 @@ def _final_state(run):
     return load_checkpoint(list_checkpoints(run)[-1])
 
 
-def _assert_same_state(a, b):
-    assert a["step"] == b["step"]
-    for net in ("G", "D", "G_ema"):
-        if a[net] is None:
-            assert b[net] is None
-            continue
-        assert a[net].keys() == b[net].keys()
-        for k in a[net]:
-            assert torch.equal(a[net][k], b[net][k]), (net, k)
-    for opt in ("opt_g", "opt_d"):
-        for pid, st in a[opt]["state"].items():
-            for k, v in st.items():
-                assert torch.equal(v, b[opt]["state"][pid][k]), (opt, pid, k)
-    assert torch.equal(a["rng"]["noise"], b["rng"]["noise"])
-
-
 def test_resume_is_bit_identical_to_an_uninterrupted_run(tiny_train_config, tmp_path):
     for extra in (dict(), dict(ema=True, n_dis=2)):
         full = train(tiny_train_config(out=str(tmp_path / "a"), steps=6, **extra), quiet=True)
         part_cfg = tiny_train_config(out=str(tmp_path / "b"), steps=3, **extra)
         part = train(part_cfg, quiet=True)
         train(dataclasses.replace(part_cfg, steps=6), resume=part, quiet=True)
-        _assert_same_state(_final_state(full), _final_state(part))
+        assert_same_state(_final_state(full), _final_state(part))
         # The resumed run's log has every step once.
         steps = [json.loads(r)["step"] for r in (part / "stats.jsonl").read_text().splitlines()]
         assert steps == [1, 2, 3, 4, 5, 6]
