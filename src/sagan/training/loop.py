@@ -168,32 +168,11 @@ def _train(
     if start >= cfg.steps:
         log.info(f"already at step {start} of {cfg.steps}; pass a larger --steps to go on")
 
-    # The data stream, positioned where this step's batches begin; rank r reads every
-    # world.size-th sample of the global stream.
-    def data_stream(pos: int):
-        sampler = InfiniteSampler(
-            len(dataset),
-            cfg.seed,
-            start=pos // world.size,
-            rank=world.rank,
-            num_replicas=world.size,
-        )
-        loader = DataLoader(
-            dataset,
-            batch_size=local_batch,
-            sampler=sampler,
-            drop_last=True,
-            num_workers=cfg.workers,
-            pin_memory=device.type == "cuda",
-            persistent_workers=cfg.workers > 0,
-        )
-        return iter(loader)
-
     def latents() -> tuple[torch.Tensor, torch.Tensor | None]:
         z, y = draw_latents(cfg.model, cfg.batch, noise, device)  # the global batch's
         return world.shard(z), world.shard(y)
 
-    batches = data_stream(data_pos)
+    batches = _data_stream(dataset, cfg, world, local_batch, device, data_pos)
     grid_z, grid_y = fixed_grid_latents(cfg.model, cfg.seed)
     periodic_eval = PeriodicEval(cfg, device, world) if cfg.eval_every else None
     guard = make_guard(cfg.grad_limit, lambda bad: any_rank(bad, world, device))
@@ -297,26 +276,14 @@ def _train(
                 tb.scalars(row, done)
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
             if world.is_main and (done % cfg.sample_every == 0 or done == cfg.steps):
-                G_show = ema.standing_stats(cfg.seed) if ema else G
-                path = run_dir / "samples" / f"step-{done:08d}.png"
-                tb.images("samples", save_sample_grid(G_show, grid_z, grid_y, path), done)
-                shown = generator_attention_figure(G_show, grid_z, grid_y)
-                if shown is not None:
-                    tb.figure(f"attention/g.{shown[1]}", shown[0], done)
+                _show_samples(
+                    ema.standing_stats(cfg.seed) if ema else G, grid_z, grid_y, run_dir, tb, done
+                )
             if periodic_eval is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
                 broadcast_buffers(G, world)  # one set of BN statistics to sample with
                 metrics = periodic_eval(ema.standing_stats(cfg.seed) if ema else G, done)
                 if metrics is not None:  # rank 0 gathers the samples and scores them
-                    log.stats(metrics)
-                    tb.scalars(metrics, done)
-                    log.info(
-                        " ".join(
-                            f"{k[7:]} {v:.4g}"
-                            for k, v in metrics.items()
-                            if k.startswith("metric/")
-                        )
-                    )
-                    plot_run_curves(run_dir)
+                    _report_metrics(metrics, run_dir, log, tb, done)
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 checkpoint(done)
                 failures = 0
@@ -360,21 +327,87 @@ def _train(
         log.info(f"warning: {skipped} unreadable images were skipped during training")
 
     # Summarise the run.
-    summary: dict[str, Any] = {
-        "steps": step,
-        "wall_time_s": round(time.time() - t_run, 2),
-        "final": row,
-        "checkpoint": str(checkpoint_path(run_dir, step)),
-        "samples": str(run_dir / "samples" / f"step-{step:08d}.png"),
-        "g_params": sum(p.numel() for p in G.parameters() if p.requires_grad),
-        "d_params": sum(p.numel() for p in D.parameters() if p.requires_grad),
-        "skipped_images": skipped,
-    }
-    if cfg.data == "digits" and conditional:
+    _write_summary(
+        cfg,
+        run_dir,
+        lambda: ema.standing_stats(cfg.seed) if ema else G,
+        G,
+        D,
+        log,
+        {
+            "steps": step,
+            "wall_time_s": round(time.time() - t_run, 2),
+            "final": row,
+            "skipped_images": skipped,
+        },
+    )
+    log.info(f"done: {run_dir}")
+    log.close()
+    tb.close()
+    return run_dir
+
+
+def _data_stream(
+    dataset: Dataset,
+    cfg: TrainConfig,
+    world: World,
+    local_batch: int,
+    device: torch.device,
+    pos: int,
+):
+    """Batches from global stream position ``pos`` on; rank r reads every world.size-th
+    sample of the global stream."""
+    sampler = InfiniteSampler(
+        len(dataset), cfg.seed, start=pos // world.size, rank=world.rank, num_replicas=world.size
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=local_batch,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=cfg.workers > 0,
+    )
+    return iter(loader)
+
+
+def _show_samples(G_show, grid_z, grid_y, run_dir: Path, tb: TensorBoardLog, step: int) -> None:
+    """The fixed-latent sample grid (PNG and TensorBoard) and G's attention figure."""
+    path = run_dir / "samples" / f"step-{step:08d}.png"
+    tb.images("samples", save_sample_grid(G_show, grid_z, grid_y, path), step)
+    shown = generator_attention_figure(G_show, grid_z, grid_y)
+    if shown is not None:
+        tb.figure(f"attention/g.{shown[1]}", shown[0], step)
+
+
+def _report_metrics(
+    metrics: dict[str, Any], run_dir: Path, log: RunLog, tb: TensorBoardLog, step: int
+) -> None:
+    """A periodic evaluation's row: stats.jsonl, TensorBoard, the log and curves.png."""
+    log.stats(metrics)
+    tb.scalars(metrics, step)
+    log.info(" ".join(f"{k[7:]} {v:.4g}" for k, v in metrics.items() if k.startswith("metric/")))
+    plot_run_curves(run_dir)
+
+
+def _write_summary(
+    cfg: TrainConfig, run_dir: Path, eval_model, G, D, log: RunLog, summary: dict[str, Any]
+) -> None:
+    """summary.json: the run's figures, and on conditional digits the digits metrics of
+    ``eval_model()`` (G, or G_ema with its standing statistics)."""
+    step = summary["steps"]
+    summary.update(
+        checkpoint=str(checkpoint_path(run_dir, step)),
+        samples=str(run_dir / "samples" / f"step-{step:08d}.png"),
+        g_params=sum(p.numel() for p in G.parameters() if p.requires_grad),
+        d_params=sum(p.numel() for p in D.parameters() if p.requires_grad),
+    )
+    if cfg.data == "digits" and cfg.model.num_classes > 0:
         from sagan.metrics.digits_eval import evaluate_digits
 
         log.info("evaluating on the held-out digits ...")
-        metrics = evaluate_digits(ema.standing_stats(cfg.seed) if ema else G, seed=cfg.seed)
+        metrics = evaluate_digits(eval_model(), seed=cfg.seed)
         summary.update(metrics)
         log.info(
             f"class_accuracy {metrics['class_accuracy']:.3f}  digits_fid {metrics['digits_fid']:.3f}"
@@ -382,7 +415,3 @@ def _train(
         )
     with open(run_dir / "summary.json", "w") as f:
         json.dump(summary, f, indent=2)
-    log.info(f"done: {run_dir}")
-    log.close()
-    tb.close()
-    return run_dir
