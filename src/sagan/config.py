@@ -7,12 +7,12 @@ resolved training config is written to ``config.json`` in every run folder.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from sagan.config_check import check_config_dict
 from sagan.errors import SaganError
 
 AttnVariant = Literal["official", "paper"]
@@ -320,7 +320,7 @@ class TrainConfig:
         Unknown or missing keys and values of the wrong type are a SaganError naming the key
         and ``source`` (e.g. "'runs/00000-digits-digits/config.json'").
         """
-        check_config_dict(cls, d, source, partial=False)
+        check_config_dict(cls, d, source, partial=False, nested={"model": ModelConfig})
         d = dict(d)
         model = model_config_from_dict(d.pop("model"), source)
         return cls(model=model, **d)
@@ -330,72 +330,6 @@ def model_config_from_dict(d: dict[str, Any], source: str = "the model config") 
     """Rebuild a ModelConfig from a dict, rejecting unknown keys and wrong types."""
     check_config_dict(ModelConfig, d, source, partial=False, prefix="model.")
     return ModelConfig(**d)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _is_sequence_of(check: Any) -> Any:
-    return lambda v: isinstance(v, list | tuple) and all(check(x) for x in v)
-
-
-# The field annotations (strings under `from __future__ import annotations`) that a saved
-# config uses, with a test and the words for an error message.
-_FIELD_TYPES: dict[str, tuple[Any, str]] = {
-    "int": (_is_int, "an integer"),
-    "float": (_is_number, "a number"),
-    "bool": (lambda v: isinstance(v, bool), "true or false"),
-    "str": (lambda v: isinstance(v, str), "a string"),
-    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
-    "AttnVariant": (lambda v: isinstance(v, str), "a string"),
-    "SNMode": (lambda v: isinstance(v, str), "a string"),
-    "ModelConfig": (lambda v: isinstance(v, dict), "an object of model settings"),
-    "tuple[int, ...]": (_is_sequence_of(_is_int), "a list of integers"),
-    "tuple[bool, ...]": (_is_sequence_of(lambda x: isinstance(x, bool)), "a list of booleans"),
-}
-
-
-def check_config_dict(
-    cls: type, d: Any, source: str, partial: bool = True, prefix: str = ""
-) -> None:
-    """Raise a one-line SaganError for an unknown key, a wrong type or (unless ``partial``)
-    a missing required key of dataclass ``cls`` in ``d``; nested ``model`` dicts are checked
-    too."""
-    if not isinstance(d, dict):
-        what = prefix.rstrip(".") or "the config"
-        raise SaganError(f"{what} in {source} must be a JSON object, got {type(d).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in d:
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = (
-                f"did you mean '{prefix}{close[0]}'?"
-                if close
-                else "known keys: " + ", ".join(f"{prefix}{k}" for k in fields)
-            )
-            raise SaganError(f"unknown key '{prefix}{key}' in {source}: {hint}")
-    if not partial:
-        required = [
-            name
-            for name, f in fields.items()
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        ]
-        missing = [name for name in required if name not in d]
-        if missing:
-            raise SaganError(
-                f"{source} lacks the key '{prefix}{missing[0]}': is it a sagan config?"
-            )
-    for key, value in d.items():
-        check, words = _FIELD_TYPES.get(str(fields[key].type), (None, ""))
-        if check is not None and not check(value):
-            raise SaganError(f"'{prefix}{key}' in {source} must be {words}, got {value!r}")
-        if key == "model" and cls is not ModelConfig:
-            check_config_dict(ModelConfig, value, source, partial, prefix="model.")
 
 
 def read_config_file(path: str) -> dict[str, Any]:
@@ -423,7 +357,7 @@ def read_config_file(path: str) -> dict[str, Any]:
         raise SaganError(
             f"cannot read config file '{p}': {getattr(e, 'strerror', None) or e}"
         ) from None
-    check_config_dict(TrainConfig, d, f"'{p}'")
+    check_config_dict(TrainConfig, d, f"'{p}'", nested={"model": ModelConfig})
     return d
 
 
