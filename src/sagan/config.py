@@ -183,7 +183,9 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: str = "auto"  # torch.compile of G and D: auto (on CUDA), on, off
     channels_last: str = "auto"  # auto (on CUDA), on, off
-    reference: bool = False  # the slow path: fp32, eager, materialised attention maps
+    reference: bool = (
+        False  # the slow path: fp32, eager, materialised attention, literal resampling
+    )
 
     def __post_init__(self) -> None:
         for name in (

@@ -152,7 +152,8 @@ def _speed_options(p: argparse.ArgumentParser) -> None:
         "--reference",
         action="store_true",
         default=None,
-        help="the slow path for comparisons: fp32, eager, materialised attention maps",
+        help="the slow path for comparisons: fp32, eager, materialised attention maps, "
+        "literal upsample/pool convolutions",
     )
 
 

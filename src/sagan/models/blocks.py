@@ -1,4 +1,9 @@
-"""Residual up-blocks of G and down-blocks of D, exactly as in the official code."""
+"""Residual up-blocks of G and down-blocks of D, exactly as in the official code.
+
+Each block's resampling convolutions run fused by default (``sagan.models.resample``:
+the same function with fewer FLOPs); ``fused_resampling = False`` runs the literal ops,
+as the reference path does.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sagan.models.layers import ConditionalBatchNorm2d, conv1x1, conv3x3
+from sagan.models.resample import conv_down, up_conv
 
 
 class GBlock(nn.Module):
@@ -19,12 +25,13 @@ class GBlock(nn.Module):
         self.cbn1 = ConditionalBatchNorm2d(c_out, num_classes, eps)
         self.conv2 = conv3x3(c_out, c_out, sn)
         self.conv_sc = conv1x1(c_in, c_out, sn)
+        self.fused_resampling = True  # not in state: the reference path sets it False
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        h = F.relu(self.cbn0(x, y))
-        h = self.conv1(F.interpolate(h, scale_factor=2, mode="nearest"))
+        fused = self.fused_resampling
+        h = up_conv(self.conv1, F.relu(self.cbn0(x, y)), fused)
         h = self.conv2(F.relu(self.cbn1(h, y)))
-        return h + self.conv_sc(F.interpolate(x, scale_factor=2, mode="nearest"))
+        return h + up_conv(self.conv_sc, x, fused)
 
 
 class DBlock(nn.Module):
@@ -40,14 +47,14 @@ class DBlock(nn.Module):
         self.conv1 = conv3x3(c_in, c_out, sn)
         self.conv2 = conv3x3(c_out, c_out, sn)
         self.conv_sc = conv1x1(c_in, c_out, sn) if downsample or c_in != c_out else None
+        self.fused_resampling = True  # not in state: the reference path sets it False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.relu(x))  # out-of-place on purpose
-        h = self.conv2(F.relu(h))
-        sc = x if self.conv_sc is None else self.conv_sc(x)
-        if self.downsample:
-            h, sc = F.avg_pool2d(h, 2), F.avg_pool2d(sc, 2)
-        return h + sc
+        h = F.relu(self.conv1(F.relu(x)))  # the entry ReLU is out-of-place on purpose
+        if not self.downsample:
+            return self.conv2(h) + (x if self.conv_sc is None else self.conv_sc(x))
+        fused = self.fused_resampling
+        return conv_down(self.conv2, h, fused) + conv_down(self.conv_sc, x, fused)
 
 
 class DOptimizedBlock(nn.Module):
@@ -58,7 +65,8 @@ class DOptimizedBlock(nn.Module):
         self.conv1 = conv3x3(c_in, c_out, sn)
         self.conv2 = conv3x3(c_out, c_out, sn)
         self.conv_sc = conv1x1(c_in, c_out, sn)
+        self.fused_resampling = True  # not in state: the reference path sets it False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.avg_pool2d(self.conv2(F.relu(self.conv1(x))), 2)
+        h = conv_down(self.conv2, F.relu(self.conv1(x)), self.fused_resampling)
         return h + self.conv_sc(F.avg_pool2d(x, 2))

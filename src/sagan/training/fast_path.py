@@ -2,7 +2,8 @@
 
 ``resolve_speed`` turns a run's "auto" settings into concrete choices for its device once,
 at the start of the run; ``prepare`` and ``Compiled`` apply them to G and D. The reference path
-(``--reference``) is fp32, eager, contiguous NCHW and materialises each attention map.
+(``--reference``) is fp32, eager, contiguous NCHW, materialises each attention map and runs
+the blocks' upsample/pool convolutions literally (``sagan.models.resample``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import torch
 from torch import nn
 
 from sagan.models.attention import SelfAttention
+from sagan.models.blocks import DBlock, DOptimizedBlock, GBlock
 
-# CPU defaults: eager NCHW, PyTorch's plain CPU path. Not yet backed by a measurement on an
-# idle machine (benchmarks/RESULTS.md); compile's warm-up would also cost the short digits
-# demo more than it could save. Revisit with benchmarks/train_step.py.
+# CPU defaults: eager NCHW. Measured (benchmarks/RESULTS.md): convolutions are 91% of a
+# CPU iteration and channels_last gains nothing there (1.40x vs 1.41x over the reference);
+# compile could only fuse the remaining element-wise work, and its warm-up would cost the
+# short digits demo more than it saves.
 CPU_COMPILE = False
 CPU_CHANNELS_LAST = False
 
@@ -38,7 +41,7 @@ class Speed:
     def describe(self) -> str:
         """A short phrase for the log, e.g. 'bf16, compiled, channels_last'."""
         if self.reference:
-            return "reference path (fp32, eager, materialised attention)"
+            return "reference path (fp32, eager, materialised attention, literal resampling)"
         parts = [self.precision, "compiled" if self.compile else "eager"]
         return ", ".join(parts + (["channels_last"] if self.channels_last else []))
 
@@ -63,16 +66,19 @@ def resolve_speed(
     )
 
 
-def set_reference_attention(module: nn.Module, on: bool) -> None:
-    """Make every SelfAttention in ``module`` materialise softmax(q k^T) (or go back to SDPA)."""
+def set_reference_math(module: nn.Module, on: bool) -> None:
+    """The reference path's literal math in ``module`` (or back to the fast kernels): every
+    SelfAttention materialises softmax(q k^T), every residual block resamples literally."""
     for m in module.modules():
         if isinstance(m, SelfAttention):
             m.materialise = on
+        elif isinstance(m, (GBlock, DBlock, DOptimizedBlock)):
+            m.fused_resampling = not on
 
 
 def prepare(module: nn.Module, speed: Speed) -> None:
     """Apply ``speed``'s memory format and attention kind to ``module`` in place."""
-    set_reference_attention(module, speed.reference)
+    set_reference_math(module, speed.reference)
     if speed.channels_last:
         module.to(memory_format=torch.channels_last)
 
