@@ -120,6 +120,15 @@ def test_no_tensorboard_writes_no_events(tiny_train_config):
     assert not (run / "tensorboard").exists()
 
 
+@pytest.mark.parametrize("tensorboard", [True, False])
+def test_sample_steps_leave_no_matplotlib_figure_open(tiny_train_config, tensorboard):
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    sagan.train(tiny_train_config(steps=3, sample_every=1, tensorboard=tensorboard), quiet=True)
+    assert set(plt.get_fignums()) == before
+
+
 def test_evaluate_from_code(digits_run):
     res = sagan.evaluate(digits_run, metrics="fid,class_accuracy", samples=30)
     assert res["num_samples"] == 30 and "digits-classifier" in res["extractor"]

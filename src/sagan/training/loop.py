@@ -373,9 +373,11 @@ def _data_stream(
 
 
 def _show_samples(G_show, grid_z, grid_y, run_dir: Path, tb: TensorBoardLog, step: int) -> None:
-    """The fixed-latent sample grid (PNG and TensorBoard) and G's attention figure."""
+    """The fixed-latent sample grid (PNG and TensorBoard) and G's attention figure (TensorBoard)."""
     path = run_dir / "samples" / f"step-{step:08d}.png"
     tb.images("samples", save_sample_grid(G_show, grid_z, grid_y, path), step)
+    if not tb.enabled:
+        return
     shown = generator_attention_figure(G_show, grid_z, grid_y)
     if shown is not None:
         tb.figure(f"attention/g.{shown[1]}", shown[0], step)

@@ -35,10 +35,19 @@ class TensorBoardLog:
             )
             self.writer.add_image(tag, grid, step)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether events are written (callers skip building figures otherwise)."""
+        return self.writer is not None
+
     def figure(self, tag: str, fig, step: int) -> None:
-        """A matplotlib figure (closed afterwards)."""
+        """A matplotlib figure, closed afterwards whether or not it was written."""
         if self.writer is not None:
             self.writer.add_figure(tag, fig, step, close=True)
+        else:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
 
     def close(self) -> None:
         """Flush and close the event file."""
