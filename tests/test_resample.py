@@ -123,3 +123,15 @@ def test_networks_agree_on_the_fast_and_reference_math(preset):
         outs.append((x, D(x, y)))
     _assert_close(outs[0], outs[1], rtol=1e-5)
     assert all(not b.fused_resampling for b in G.blocks)
+
+
+def test_fused_kernels_keep_the_weights_precision_under_autocast():
+    from sagan.models.resample import conv3x3_avgpool_kernel, upsample_conv_kernel
+
+    w = torch.randn(5, 4, 3, 3)
+    for build in (upsample_conv_kernel, conv3x3_avgpool_kernel):
+        plain = build(w)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            under = build(w)
+        assert under.dtype == torch.float32
+        assert torch.equal(under, plain)

@@ -16,19 +16,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Upsample-then-3x3 along one axis is a stride-2 transposed convolution with 4 taps: output
-# row 2i reads input rows (i - 1, i) with weights (w0, w1 + w2), row 2i + 1 reads (i, i + 1)
-# with (w0 + w1, w2). Row k of this matrix gives transposed-kernel tap k from (w0, w1, w2).
-_UP_TAPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (1.0, 0.0, 0.0))
+
+def _up_taps(w: torch.Tensor, dim: int) -> torch.Tensor:
+    """Upsample-then-3x3 along one axis as 4 transposed-convolution taps: output row 2i
+    reads input rows (i - 1, i) with weights (w0, w1 + w2), row 2i + 1 reads (i, i + 1)
+    with (w0 + w1, w2); in transposed-kernel order the taps are (w2, w1 + w2, w0 + w1, w0)."""
+    w0, w1, w2 = w.unbind(dim)
+    return torch.stack((w2, w1 + w2, w0 + w1, w0), dim)
 
 
 def upsample_conv_kernel(weight: torch.Tensor) -> torch.Tensor:
     """The 4x4 transposed-convolution kernel [C_in, C_out, 4, 4] of conv3x3(upsample2(.)).
 
-    K[i, o] = T W[o, i] T^T, with T the [4, 3] tap matrix ``_UP_TAPS``.
+    K[i, o] = T W[o, i] T^T, with T the [4, 3] tap matrix of ``_up_taps``. Built from sums
+    of weights only, so it keeps the weight's precision under autocast.
     """
-    taps = torch.tensor(_UP_TAPS, dtype=weight.dtype, device=weight.device)
-    return torch.einsum("uy,vx,oiyx->iouv", taps, taps, weight)
+    return _up_taps(_up_taps(weight, 2), 3).transpose(0, 1)
 
 
 def upsample_conv3x3(
@@ -43,11 +46,12 @@ def upsample_conv3x3(
 
 
 def conv3x3_avgpool_kernel(weight: torch.Tensor) -> torch.Tensor:
-    """The 4x4 kernel of avgpool2(conv3x3(.)): K[u, v] = 1/4 sum_{a,b in {0,1}} W[u - a, v - b]."""
-    c_out, c_in = weight.shape[:2]
-    box = torch.full((1, 1, 2, 2), 0.25, dtype=weight.dtype, device=weight.device)
-    k = F.conv2d(F.pad(weight.reshape(c_out * c_in, 1, 3, 3), (1, 1, 1, 1)), box)
-    return k.reshape(c_out, c_in, 4, 4)
+    """The 4x4 kernel of avgpool2(conv3x3(.)): K[u, v] = 1/4 sum_{a,b in {0,1}} W[u - a, v - b].
+
+    Built from sums of weights only, so it keeps the weight's precision under autocast.
+    """
+    p = F.pad(weight, (1, 1, 1, 1))  # W[u - a, v - b] with zeros outside 0..2
+    return (p[..., 1:, 1:] + p[..., :-1, 1:] + p[..., 1:, :-1] + p[..., :-1, :-1]) * 0.25
 
 
 def conv3x3_avgpool(
