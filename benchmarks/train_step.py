@@ -10,7 +10,8 @@ device's bf16 dense peak.
 
     python benchmarks/train_step.py --preset cifar32 --batch 64 [--device cpu|cuda]
         [--iters 10] [--warmup 3] [--precision auto] [--compile|--no-compile]
-        [--channels-last|--no-channels-last] [--json PATH]
+        [--channels-last|--no-channels-last] [--fused-resampling|--no-fused-resampling]
+        [--json PATH]
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on CPU there is no allocator
 peak, so it reports the bytes autograd saves for backward in one eager iteration
@@ -64,7 +65,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=10, help="timed iterations per path (10)")
     p.add_argument("--warmup", type=int, default=3, help="untimed iterations first (3)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
-    for name in ("compile", "channels-last"):
+    for name in ("compile", "channels-last", "fused-resampling"):
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, action="store_const", const="on", default="auto")
         p.add_argument(f"--no-{name}", dest=dest, action="store_const", const="off")
@@ -217,7 +218,9 @@ def main() -> None:
     args = parse_args()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = ModelConfig.from_preset(args.preset)
-    fast = resolve_speed(args.precision, args.compile, args.channels_last, False, device)
+    fast = resolve_speed(
+        args.precision, args.compile, args.channels_last, False, device, args.fused_resampling
+    )
     ref = resolve_speed("fp32", "off", "off", True, device)
     name, peak = bf16_peak(device)
     print(f"{args.preset}, batch {args.batch}, {name}, {torch.get_num_threads()} CPU threads")

@@ -31,6 +31,7 @@ SWITCHES = [
         dict(compile="off", channels_last=cl, precision=p)
         for cl, p in itertools.product(("on", "off"), ("fp32", "bf16"))
     ),
+    dict(compile="off", fused_resampling="off"),
 ]
 
 
@@ -47,7 +48,12 @@ def test_each_switch_combination_trains_with_finite_losses(tiny_train_config, sw
 
 
 def test_the_reference_path_contradicting_a_switch_is_a_one_line_error(tiny_train_config):
-    for bad in (dict(precision="bf16"), dict(compile="on"), dict(channels_last="on")):
+    for bad in (
+        dict(precision="bf16"),
+        dict(compile="on"),
+        dict(channels_last="on"),
+        dict(fused_resampling="on"),
+    ):
         with pytest.raises(SaganError, match="--reference") as e:
             tiny_train_config(reference=True, **bad)
         assert "\n" not in str(e.value)

@@ -135,3 +135,22 @@ def test_fused_kernels_keep_the_weights_precision_under_autocast():
             under = build(w)
         assert under.dtype == torch.float32
         assert torch.equal(under, plain)
+
+
+@pytest.mark.parametrize(
+    "switch, reference, fused",
+    [("auto", False, True), ("off", False, False), ("on", False, True), ("auto", True, False)],
+)
+def test_the_switch_and_the_reference_path_reach_every_block(switch, reference, fused):
+    from sagan.training.fast_path import prepare, resolve_speed
+
+    speed = resolve_speed("auto", "off", "auto", reference, torch.device("cpu"), switch)
+    assert speed.fused_resampling is fused
+    cfg = ModelConfig.from_preset("digits")
+    G, D = Generator(cfg), Discriminator(cfg)
+    prepare(G, speed)
+    prepare(D, speed)
+    blocks = [m for m in (*G.modules(), *D.modules()) if hasattr(m, "fused_resampling")]
+    assert len(blocks) == len(cfg.g_channels) - 1 + len(cfg.d_channels)
+    assert all(b.fused_resampling is fused for b in blocks)
+    assert ("literal resampling" in speed.describe()) is not fused

@@ -183,6 +183,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     compile: str = "auto"  # torch.compile of G and D: auto (on CUDA), on, off
     channels_last: str = "auto"  # auto (on CUDA), on, off
+    fused_resampling: str = "auto"  # blocks' upsample/pool convs fused: auto (on), on, off
     reference: bool = (
         False  # the slow path: fp32, eager, materialised attention, literal resampling
     )
@@ -234,7 +235,7 @@ class TrainConfig:
         """The fast path's switches: known values, and none that --reference contradicts."""
         if self.precision not in ("auto", "fp32", "bf16"):
             raise SaganError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
-        for name in ("compile", "channels_last"):
+        for name in ("compile", "channels_last", "fused_resampling"):
             if getattr(self, name) not in ("auto", "on", "off"):
                 raise SaganError(
                     f"{name} must be auto, on or off (--{name.replace('_', '-')} or "
@@ -243,7 +244,7 @@ class TrainConfig:
         if self.reference:
             if self.precision == "bf16":
                 raise SaganError("--reference runs in fp32: drop --precision bf16 or --reference")
-            for name in ("compile", "channels_last"):
+            for name in ("compile", "channels_last", "fused_resampling"):
                 if getattr(self, name) == "on":
                     flag = name.replace("_", "-")
                     raise SaganError(f"--reference runs without --{flag}: drop one of the two")

@@ -142,7 +142,11 @@ def _speed_options(p: argparse.ArgumentParser) -> None:
         choices=("auto", "fp32", "bf16"),
         help="forward passes in bf16 autocast (spectral norm and losses stay fp32) or fp32",
     )
-    for name, what in (("compile", "torch.compile G and D"), ("channels-last", "NHWC tensors")):
+    for name, what in (
+        ("compile", "torch.compile G and D"),
+        ("channels-last", "NHWC tensors"),
+        ("fused-resampling", "each block's upsample/pool conv as one strided conv (default on)"),
+    ):
         dest = name.replace("-", "_")
         g.add_argument(f"--{name}", dest=dest, action="store_const", const="on", help=what)
         g.add_argument(

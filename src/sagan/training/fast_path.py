@@ -32,6 +32,7 @@ class Speed:
     compile: bool
     channels_last: bool
     reference: bool
+    fused_resampling: bool = True
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -43,16 +44,23 @@ class Speed:
         if self.reference:
             return "reference path (fp32, eager, materialised attention, literal resampling)"
         parts = [self.precision, "compiled" if self.compile else "eager"]
-        return ", ".join(parts + (["channels_last"] if self.channels_last else []))
+        parts += ["channels_last"] if self.channels_last else []
+        return ", ".join(parts + ([] if self.fused_resampling else ["literal resampling"]))
 
 
 def resolve_speed(
-    precision: str, compile: str, channels_last: str, reference: bool, device: torch.device
+    precision: str,
+    compile: str,
+    channels_last: str,
+    reference: bool,
+    device: torch.device,
+    fused_resampling: str = "auto",
 ) -> Speed:
     """Concrete switches for ``device``: on CUDA bf16 + compile + channels_last, on CPU
-    fp32 with the measured CPU defaults; ``reference`` turns everything off."""
+    fp32 with the measured CPU defaults, fused resampling on both; ``reference`` turns
+    everything off."""
     if reference:
-        return Speed("fp32", False, False, True)
+        return Speed("fp32", False, False, True, fused_resampling=False)
     cuda = device.type == "cuda"
 
     def pick(value: str, cuda_default: bool, cpu_default: bool) -> bool:
@@ -63,6 +71,7 @@ def resolve_speed(
         compile=pick(compile, True, CPU_COMPILE),
         channels_last=pick(channels_last, True, CPU_CHANNELS_LAST),
         reference=False,
+        fused_resampling=pick(fused_resampling, True, True),
     )
 
 
@@ -77,8 +86,11 @@ def set_reference_math(module: nn.Module, on: bool) -> None:
 
 
 def prepare(module: nn.Module, speed: Speed) -> None:
-    """Apply ``speed``'s memory format and attention kind to ``module`` in place."""
+    """Apply ``speed``'s memory format, attention kind and resampling to ``module`` in place."""
     set_reference_math(module, speed.reference)
+    for m in module.modules():
+        if isinstance(m, (GBlock, DBlock, DOptimizedBlock)):
+            m.fused_resampling = speed.fused_resampling
     if speed.channels_last:
         module.to(memory_format=torch.channels_last)
 

@@ -135,7 +135,9 @@ def _train(
 
     # Build the networks, optimizers and EMA (every rank from the same seed).
     # The fast path's switches, resolved for this device (see sagan.training.fast_path).
-    speed = resolve_speed(cfg.precision, cfg.compile, cfg.channels_last, cfg.reference, device)
+    speed = resolve_speed(
+        cfg.precision, cfg.compile, cfg.channels_last, cfg.reference, device, cfg.fused_resampling
+    )
     set_backend_flags(device, speed)
     torch.manual_seed(cfg.seed)
     G = Generator(cfg.model).to(device)
