@@ -1,0 +1,54 @@
+"""The benchmark scripts run end to end at tiny sizes (their numbers are not checked here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sagan.training.loop import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*argv: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_digits_diagnosis_splits_the_fid_of_a_run(tiny_train_config):
+    run = train(tiny_train_config(tensorboard=False), quiet=True)
+    out = _run("benchmarks/digits_diagnosis.py", str(run)).strip().splitlines()
+    assert out[0].startswith("held-out real digits: fid 4.")
+    assert out[1].startswith(str(run / "checkpoints" / "ckpt-00000004.pt"))
+    line = out[1]
+    fid = float(line.split("fid ")[1].split()[0])
+    mean = float(line.split("mean term ")[1].split(",")[0])
+    cov = float(line.split("covariance term ")[1].split(")")[0])
+    assert abs(fid - mean - cov) < 0.02 and "fid_projected" in line
+
+
+def test_train_step_reports_model_and_executed_flops(tmp_path):
+    path = tmp_path / "t.json"
+    _run(
+        "benchmarks/train_step.py",
+        "--preset",
+        "digits",
+        "--batch",
+        "4",
+        "--device",
+        "cpu",
+        "--iters",
+        "1",
+        "--warmup",
+        "1",
+        "--json",
+        str(path),
+    )
+    fast, ref = json.loads(path.read_text())["rows"]
+    assert fast["flops_per_iter"] == ref["flops_per_iter"] == ref["executed_flops_per_iter"]
+    assert fast["executed_flops_per_iter"] < 0.8 * fast["flops_per_iter"]  # fused resampling
