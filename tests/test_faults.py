@@ -190,11 +190,11 @@ def test_read_only_folder_is_one_line_with_status_2(monkeypatch, tmp_path, capsy
 
 
 def test_full_disk_while_writing_samples(monkeypatch, tiny_train_config):
-    import sagan.training.loop as loop_module
+    import sagan.training.report as report_module
 
     def no_space(*a, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(loop_module, "save_sample_grid", no_space)
+    monkeypatch.setattr(report_module, "save_sample_grid", no_space)
     with pytest.raises(SaganError, match="No space left on device.*checkpoint is intact"):
         train(tiny_train_config(steps=4), quiet=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from sagan.training.fast_path import (
 )
 from sagan.training.guard import Diverged, make_guard
 from sagan.training.periodic_eval import PeriodicEval
+from sagan.training.report import report_metrics, show_samples, write_summary
 from sagan.training.run_dir import NullLog, RunLog, StopRequest, create_run_dir
 from sagan.training.state import (
     attention_gammas,
@@ -55,9 +55,7 @@ from sagan.training.state import (
 )
 from sagan.training.steps import d_step, g_step
 from sagan.training.tensorboard import TensorBoardLog
-from sagan.viz.attention import generator_attention_figure
-from sagan.viz.curves import plot_run_curves
-from sagan.viz.grid import fixed_grid_latents, save_sample_grid
+from sagan.viz.grid import fixed_grid_latents
 
 
 class _StopAtStepEnd(Exception):
@@ -278,14 +276,14 @@ def _train(
                 tb.scalars(row, done)
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
             if world.is_main and (done % cfg.sample_every == 0 or done == cfg.steps):
-                _show_samples(
+                show_samples(
                     ema.standing_stats(cfg.seed) if ema else G, grid_z, grid_y, run_dir, tb, done
                 )
             if periodic_eval is not None and (done % cfg.eval_every == 0 or done == cfg.steps):
                 broadcast_buffers(G, world)  # one set of BN statistics to sample with
                 metrics = periodic_eval(ema.standing_stats(cfg.seed) if ema else G, done)
                 if metrics is not None:  # rank 0 gathers the samples and scores them
-                    _report_metrics(metrics, run_dir, log, tb, done)
+                    report_metrics(metrics, run_dir, log, tb, done)
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 checkpoint(done)
                 failures = 0
@@ -329,7 +327,7 @@ def _train(
         log.info(f"warning: {skipped} unreadable images were skipped during training")
 
     # Summarise the run.
-    _write_summary(
+    write_summary(
         cfg,
         run_dir,
         lambda: ema.standing_stats(cfg.seed) if ema else G,
@@ -372,50 +370,3 @@ def _data_stream(
         persistent_workers=cfg.workers > 0,
     )
     return iter(loader)
-
-
-def _show_samples(G_show, grid_z, grid_y, run_dir: Path, tb: TensorBoardLog, step: int) -> None:
-    """The fixed-latent sample grid (PNG and TensorBoard) and G's attention figure (TensorBoard)."""
-    path = run_dir / "samples" / f"step-{step:08d}.png"
-    tb.images("samples", save_sample_grid(G_show, grid_z, grid_y, path), step)
-    if not tb.enabled:
-        return
-    shown = generator_attention_figure(G_show, grid_z, grid_y)
-    if shown is not None:
-        tb.figure(f"attention/g.{shown[1]}", shown[0], step)
-
-
-def _report_metrics(
-    metrics: dict[str, Any], run_dir: Path, log: RunLog, tb: TensorBoardLog, step: int
-) -> None:
-    """A periodic evaluation's row: stats.jsonl, TensorBoard, the log and curves.png."""
-    log.stats(metrics)
-    tb.scalars(metrics, step)
-    log.info(" ".join(f"{k[7:]} {v:.4g}" for k, v in metrics.items() if k.startswith("metric/")))
-    plot_run_curves(run_dir)
-
-
-def _write_summary(
-    cfg: TrainConfig, run_dir: Path, eval_model, G, D, log: RunLog, summary: dict[str, Any]
-) -> None:
-    """summary.json: the run's figures, and on conditional digits the digits metrics of
-    ``eval_model()`` (G, or G_ema with its standing statistics)."""
-    step = summary["steps"]
-    summary.update(
-        checkpoint=str(checkpoint_path(run_dir, step)),
-        samples=str(run_dir / "samples" / f"step-{step:08d}.png"),
-        g_params=sum(p.numel() for p in G.parameters() if p.requires_grad),
-        d_params=sum(p.numel() for p in D.parameters() if p.requires_grad),
-    )
-    if cfg.data == "digits" and cfg.model.num_classes > 0:
-        from sagan.metrics.digits_eval import evaluate_digits
-
-        log.info("evaluating on the held-out digits ...")
-        metrics = evaluate_digits(eval_model(), seed=cfg.seed)
-        summary.update(metrics)
-        log.info(
-            f"class_accuracy {metrics['class_accuracy']:.3f}  digits_fid {metrics['digits_fid']:.3f}"
-            f"  (real held-out floor {metrics['digits_fid_real']:.3f})"
-        )
-    with open(run_dir / "summary.json", "w") as f:
-        json.dump(summary, f, indent=2)
