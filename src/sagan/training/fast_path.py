@@ -75,22 +75,27 @@ def resolve_speed(
     )
 
 
+_RESAMPLING_BLOCKS = (GBlock, DBlock, DOptimizedBlock)
+
+
+def _set_math(module: nn.Module, materialise: bool, fused_resampling: bool) -> None:
+    """Choose, in place, how every attention block and residual block in ``module`` computes."""
+    for m in module.modules():
+        if isinstance(m, SelfAttention):
+            m.materialise = materialise
+        elif isinstance(m, _RESAMPLING_BLOCKS):
+            m.fused_resampling = fused_resampling
+
+
 def set_reference_math(module: nn.Module, on: bool) -> None:
     """The reference path's literal math in ``module`` (or back to the fast kernels): every
     SelfAttention materialises softmax(q k^T), every residual block resamples literally."""
-    for m in module.modules():
-        if isinstance(m, SelfAttention):
-            m.materialise = on
-        elif isinstance(m, (GBlock, DBlock, DOptimizedBlock)):
-            m.fused_resampling = not on
+    _set_math(module, on, not on)
 
 
 def prepare(module: nn.Module, speed: Speed) -> None:
     """Apply ``speed``'s memory format, attention kind and resampling to ``module`` in place."""
-    set_reference_math(module, speed.reference)
-    for m in module.modules():
-        if isinstance(m, (GBlock, DBlock, DOptimizedBlock)):
-            m.fused_resampling = speed.fused_resampling
+    _set_math(module, speed.reference, speed.fused_resampling)
     if speed.channels_last:
         module.to(memory_format=torch.channels_last)
 
