@@ -76,13 +76,7 @@ def run(args: argparse.Namespace) -> None:
     from sagan.metrics.sources import dataset_batches
 
     names = parse_metrics(args.metrics)
-    for flag in ("samples", "batch", "kid_subset_size"):
-        if getattr(args, flag) <= 0:
-            raise SaganError(
-                f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}"
-            )
-    if args.resolution is not None and args.resolution <= 0:
-        raise SaganError(f"--resolution must be positive, got {args.resolution}")
+    check_numbers(args)
     if args.out:
         check_results_file(Path(args.out))
     device = resolve_device(args.device)
@@ -138,6 +132,17 @@ def run(args: argparse.Namespace) -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}")
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """--samples, --batch, --kid-subset-size and --resolution must be positive."""
+    for flag in ("samples", "batch", "kid_subset_size"):
+        if getattr(args, flag) <= 0:
+            raise SaganError(
+                f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}"
+            )
+    if args.resolution is not None and args.resolution <= 0:
+        raise SaganError(f"--resolution must be positive, got {args.resolution}")
 
 
 def check_results_file(out: Path) -> None:
