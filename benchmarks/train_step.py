@@ -11,7 +11,7 @@ device's bf16 dense peak.
     python benchmarks/train_step.py --preset cifar32 --batch 64 [--device cpu|cuda]
         [--iters 10] [--warmup 3] [--precision auto] [--compile|--no-compile]
         [--channels-last|--no-channels-last] [--fused-resampling|--no-fused-resampling]
-        [--json PATH]
+        [--profile] [--json PATH]
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on CPU there is no allocator
 peak, so it reports the bytes autograd saves for backward in one eager iteration
@@ -69,6 +69,11 @@ def parse_args() -> argparse.Namespace:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, action="store_const", const="on", default="auto")
         p.add_argument(f"--no-{name}", dest=dest, action="store_const", const="off")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="first profile one fast-path iteration: top ops and the convolutions' share",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     return p.parse_args()
 
@@ -206,6 +211,20 @@ def bf16_peak(device: torch.device) -> tuple[str, float | None]:
     return name, None
 
 
+def profile(model: ModelConfig, speed: Speed, batch: int, device: torch.device) -> None:
+    """Print the top ops of one iteration (after one warm-up) and the convolutions' share."""
+    p = build(model, speed, batch, device)
+    iteration(p)
+    with torch.profiler.profile() as prof:
+        iteration(p)
+        sync(device)
+    events = prof.key_averages()
+    print(events.table(sort_by="self_cpu_time_total", row_limit=10))
+    total = sum(e.self_cpu_time_total for e in events)
+    conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key)
+    print(f"convolutions (forward and backward): {100 * conv / total:.0f}% of self CPU time")
+
+
 def executed(row: dict[str, Any]) -> str:
     """' (executed: X)' when the path ran fewer FLOPs than the model's count, else ''."""
     ran = row.get("executed_flops_per_iter")
@@ -224,6 +243,8 @@ def main() -> None:
     ref = resolve_speed("fp32", "off", "off", True, device)
     name, peak = bf16_peak(device)
     print(f"{args.preset}, batch {args.batch}, {name}, {torch.get_num_threads()} CPU threads")
+    if args.profile:
+        profile(model, fast, args.batch, device)
     rows = [measure_fitting(model, s, args.batch, device, args) for s in (fast, ref)]
     # MFU counts the model's FLOPs: those of the reference's literal math (the reference is
     # never compiled, so it always has a count). The fast path executes fewer: its fused

@@ -34,8 +34,7 @@ def test_digits_diagnosis_splits_the_fid_of_a_run(tiny_train_config):
 
 def test_train_step_reports_model_and_executed_flops(tmp_path):
     path = tmp_path / "t.json"
-    _run(
-        "benchmarks/train_step.py",
+    argv = [
         "--preset",
         "digits",
         "--batch",
@@ -46,9 +45,10 @@ def test_train_step_reports_model_and_executed_flops(tmp_path):
         "1",
         "--warmup",
         "1",
-        "--json",
-        str(path),
-    )
+        "--profile",
+    ]
+    out = _run("benchmarks/train_step.py", *argv, "--json", str(path))
+    assert "convolutions (forward and backward):" in out
     fast, ref = json.loads(path.read_text())["rows"]
     assert fast["flops_per_iter"] == ref["flops_per_iter"] == ref["executed_flops_per_iter"]
     assert fast["executed_flops_per_iter"] < 0.8 * fast["flops_per_iter"]  # fused resampling

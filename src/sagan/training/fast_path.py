@@ -16,7 +16,7 @@ from torch import nn
 from sagan.models.attention import SelfAttention
 from sagan.models.blocks import DBlock, DOptimizedBlock, GBlock
 
-# CPU defaults: eager NCHW. Measured (benchmarks/RESULTS.md): convolutions are 91% of a
+# CPU defaults: eager NCHW. Measured (benchmarks/RESULTS.md): convolutions are 88% of a
 # CPU iteration and channels_last gains nothing there (1.40x vs 1.41x over the reference);
 # compile could only fuse the remaining element-wise work, and its warm-up would cost the
 # short digits demo more than it saves.
