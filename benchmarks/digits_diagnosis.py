@@ -10,11 +10,17 @@ training summary scores (as many as held-out digits, classes uniform, seed 0) an
   of the same class, averaged over the classes: low values mean mode collapse;
 - at 16x16 only, ``residual``: how far samples are from the 64-dimensional subspace of
   bilinear 8x8 upscales that the real digits lie in, and ``fid_projected``, the FID after
-  projecting the samples onto it.
+  projecting the samples onto it;
+- ``z share``: per residual block of G, the within-class share of its output's variance
+  (what z, not the class, makes of the features); it falls as samples collapse within
+  their class.
 
 The held-out real digits come first, as the floor.
 
-    python benchmarks/digits_diagnosis.py RUN_OR_CKPT [RUN_OR_CKPT ...] [--ema]
+    python benchmarks/digits_diagnosis.py RUN_OR_CKPT [RUN_OR_CKPT ...] [--ema] [--figure PNG]
+
+``--figure`` draws the held-out digits and each checkpoint's samples side by side, a few
+per class, titled with their digits-FID and z share.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 
 import torch
 import torch.nn.functional as F
+from torchvision.utils import make_grid
 
 from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
 from sagan.data.digits import DigitsDataset
@@ -37,6 +44,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("ckpts", nargs="+", metavar="RUN_OR_CKPT")
     p.add_argument("--ema", action="store_true", help="score G_ema where a checkpoint has one")
+    p.add_argument("--figure", metavar="PNG", help="also draw the samples, real digits first")
+    p.add_argument("--per-class", type=int, default=8, help="samples per class in the figure")
     return p.parse_args()
 
 
@@ -74,7 +83,7 @@ class Yardstick:
         mu, sigma = feature_statistics(feats)
         return frechet_distance(mu, sigma, self.mu, self.sigma), float(((mu - self.mu) ** 2).sum())
 
-    def report(self, name: str, images: torch.Tensor, labels: torch.Tensor) -> None:
+    def report(self, name: str, images: torch.Tensor, labels: torch.Tensor) -> float:
         feats, logits = self.features(images)
         fid, mean_term = self.fid(feats)
         acc = (logits.argmax(1) == labels).float().mean().item()
@@ -93,20 +102,83 @@ class Yardstick:
             fid_p, _ = self.fid(self.features(as_uint8.expand(-1, 3, -1, -1))[0])
             line += f", residual {residual:.3f}, fid_projected {fid_p:.2f}"
         print(line)
+        return fid
+
+
+@torch.no_grad()
+def z_share(G: torch.nn.Module, per_class: int = 36) -> list[float]:
+    """Within-class share of the variance of each G block's output, classes uniform."""
+    k = G.cfg.num_classes
+    y = torch.arange(k).repeat_interleave(per_class)
+    z = torch.randn(len(y), G.cfg.z_dim, generator=torch.Generator().manual_seed(0))
+    outs: list[torch.Tensor] = []
+    hooks = [b.register_forward_hook(lambda m, i, o: outs.append(o)) for b in G.blocks]
+    try:
+        G(z, y)
+    finally:
+        for h in hooks:
+            h.remove()
+    shares = []
+    for o in outs:
+        o = o.flatten(1).reshape(k, per_class, -1)
+        within = o.var(dim=1).mean()
+        between = o.mean(dim=1).var(dim=0).mean()
+        shares.append(float(within / (within + between)))
+    return shares
+
+
+def class_rows(images: torch.Tensor, labels: torch.Tensor, per_class: int) -> torch.Tensor:
+    """A grid image [3, H, W]: one row of ``per_class`` images for each class."""
+    rows = [images[labels == c][:per_class] for c in labels.unique()]
+    return make_grid(torch.cat(rows), nrow=per_class, padding=1, pad_value=128)
+
+
+def draw(panels: list[tuple[str, torch.Tensor]], path: str) -> None:
+    """Save the grids side by side, each under its title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.4), squeeze=False)
+    try:
+        for ax, (title, grid) in zip(axes[0], panels):
+            ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+        fig.tight_layout()
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    print(f"wrote {path}")
 
 
 def main() -> None:
     args = parse_args()
     yard = Yardstick()
     heldout = DigitsDataset(RES, "heldout")
-    yard.report("held-out real digits", heldout.images, heldout.labels)
+    fid = yard.report("held-out real digits", heldout.images, heldout.labels)
+    panels = [
+        (
+            f"held-out real digits\nFID {fid:.1f}",
+            class_rows(heldout.images, heldout.labels, args.per_class),
+        )
+    ]
     for path in args.ckpts:
         where, ckpt = resolve_checkpoint(path)
         G = generator_from_checkpoint(ckpt, use_ema=args.ema).eval()
         batches = list(generator_batches(G, len(heldout), 120, seed=0, progress=False))
         images = torch.cat([b for b, _ in batches])
         labels = torch.cat([y for _, y in batches])
-        yard.report(str(where), images, labels)
+        fid = yard.report(str(where), images, labels)
+        title = f"step {ckpt['step']}\nFID {fid:.1f}"
+        if G.cfg.num_classes > 0:
+            shares = z_share(G)
+            print("  z share per G block: " + ", ".join(f"{v:.2f}" for v in shares))
+            title += ", z share " + " / ".join(f"{v:.2f}" for v in shares)
+            panels.append((title, class_rows(images, labels, args.per_class)))
+    if args.figure:
+        draw(panels, args.figure)
 
 
 if __name__ == "__main__":

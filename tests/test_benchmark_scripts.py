@@ -22,7 +22,9 @@ def _run(*argv: str) -> str:
 
 def test_digits_diagnosis_splits_the_fid_of_a_run(tiny_train_config):
     run = train(tiny_train_config(tensorboard=False), quiet=True)
-    out = _run("benchmarks/digits_diagnosis.py", str(run)).strip().splitlines()
+    fig = run / "diagnosis.png"
+    out = _run("benchmarks/digits_diagnosis.py", str(run), "--figure", str(fig))
+    out = out.strip().splitlines()
     assert out[0].startswith("held-out real digits: fid 4.")
     assert out[1].startswith(str(run / "checkpoints" / "ckpt-00000004.pt"))
     line = out[1]
@@ -30,6 +32,9 @@ def test_digits_diagnosis_splits_the_fid_of_a_run(tiny_train_config):
     mean = float(line.split("mean term ")[1].split(",")[0])
     cov = float(line.split("covariance term ")[1].split(")")[0])
     assert abs(fid - mean - cov) < 0.02 and "fid_projected" in line
+    shares = [float(v) for v in out[2].split("z share per G block: ")[1].split(", ")]
+    assert len(shares) == 2 and all(0.0 < v < 1.0 for v in shares)  # the digits G's 2 blocks
+    assert out[-1] == f"wrote {fig}" and fig.stat().st_size > 10_000
 
 
 def test_train_step_reports_model_and_executed_flops(tmp_path):
