@@ -9,12 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
 from sagan.config import DIGITS_CLASSES, TrainConfig
 from sagan.errors import SaganError
 from sagan.training.state import resolve_device
+
+if TYPE_CHECKING:
+    import torch
+
+    from sagan.models import Generator
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -81,16 +86,8 @@ def run(args: argparse.Namespace) -> None:
         check_results_file(Path(args.out))
     device = resolve_device(args.device)
     if args.ckpt:
-        ckpt_path, ckpt = resolve_checkpoint(args.ckpt)
-        G = generator_from_checkpoint(ckpt, device)
-        cfg = TrainConfig.from_dict(ckpt["config"])
-        real_spec, resolution = args.real or cfg.data, G.cfg.resolution
-        if args.resolution not in (None, resolution):
-            raise SaganError(
-                f"--resolution {args.resolution} does not fit this model, which makes "
-                f"{resolution}x{resolution} images: drop --resolution (it is for --fake)"
-            )
-        check_model_metrics(names, G.cfg.num_classes, args.extractor, real_spec)
+        G, ckpt_path, ckpt, real_spec = open_checkpoint(args, names, device)
+        resolution = G.cfg.resolution
     else:
         fake_set = open_image_dir(args.fake, args.resolution)
         if not args.real:
@@ -132,6 +129,24 @@ def run(args: argparse.Namespace) -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}")
+
+
+def open_checkpoint(
+    args: argparse.Namespace, names: list[str], device: torch.device
+) -> tuple[Generator, Path, dict[str, Any], str]:
+    """G, the checkpoint's path and contents, and the real data to compare with (--real,
+    else the run's own data), after checking --resolution and the metrics against G."""
+    ckpt_path, ckpt = resolve_checkpoint(args.ckpt)
+    G = generator_from_checkpoint(ckpt, device)
+    real_spec = args.real or TrainConfig.from_dict(ckpt["config"]).data
+    resolution = G.cfg.resolution
+    if args.resolution not in (None, resolution):
+        raise SaganError(
+            f"--resolution {args.resolution} does not fit this model, which makes "
+            f"{resolution}x{resolution} images: drop --resolution (it is for --fake)"
+        )
+    check_model_metrics(names, G.cfg.num_classes, args.extractor, real_spec)
+    return G, ckpt_path, ckpt, real_spec
 
 
 def check_numbers(args: argparse.Namespace) -> None:
