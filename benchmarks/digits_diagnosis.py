@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torchvision.utils import make_grid
 
 from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
+from sagan.config import DIGITS_CLASSES
 from sagan.data.digits import DigitsDataset
 from sagan.metrics.features import DigitsExtractor
 from sagan.metrics.fid import feature_statistics, frechet_distance
@@ -167,16 +168,16 @@ def main() -> None:
     for path in args.ckpts:
         where, ckpt = resolve_checkpoint(path)
         G = generator_from_checkpoint(ckpt, use_ema=args.ema).eval()
+        if G.cfg.num_classes != DIGITS_CLASSES:
+            raise SystemExit(f"{where}: not a model of the {DIGITS_CLASSES} digit classes")
         batches = list(generator_batches(G, len(heldout), 120, seed=0, progress=False))
         images = torch.cat([b for b, _ in batches])
         labels = torch.cat([y for _, y in batches])
         fid = yard.report(str(where), images, labels)
-        title = f"step {ckpt['step']}\nFID {fid:.1f}"
-        if G.cfg.num_classes > 0:
-            shares = z_share(G)
-            print("  z share per G block: " + ", ".join(f"{v:.2f}" for v in shares))
-            title += ", z share " + " / ".join(f"{v:.2f}" for v in shares)
-            panels.append((title, class_rows(images, labels, args.per_class)))
+        shares = ", ".join(f"{v:.2f}" for v in z_share(G))
+        print(f"  z share per G block: {shares}")
+        title = f"step {ckpt['step']}\nFID {fid:.1f}, z share {shares}"
+        panels.append((title, class_rows(images, labels, args.per_class)))
     if args.figure:
         draw(panels, args.figure)
 
