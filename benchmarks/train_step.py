@@ -11,7 +11,12 @@ device's bf16 dense peak.
     python benchmarks/train_step.py --preset cifar32 --batch 64 [--device cpu|cuda]
         [--iters 10] [--warmup 3] [--precision auto] [--compile|--no-compile]
         [--channels-last|--no-channels-last] [--fused-resampling|--no-fused-resampling]
-        [--profile] [--json PATH]
+        [--profile] [--studiogan DIR] [--json PATH]
+
+``--studiogan DIR`` also times PyTorch-StudioGAN's CIFAR-10 SAGAN from the checkout DIR
+(``benchmarks/studiogan_step.py``: its own networks and one D and one G update as its worker
+does them, at the same batch) and prints the fast path's speed against it. Only cifar32 has
+StudioGAN's widths.
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on CPU there is no allocator
 peak, so it reports the bytes autograd saves for backward in one eager iteration
@@ -24,9 +29,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -73,6 +84,11 @@ def parse_args() -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="first profile one fast-path iteration: top ops and the convolutions' share",
+    )
+    p.add_argument(
+        "--studiogan",
+        metavar="DIR",
+        help="also time PyTorch-StudioGAN's CIFAR-10 SAGAN from this checkout (cifar32 only)",
     )
     p.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     return p.parse_args()
@@ -212,17 +228,61 @@ def bf16_peak(device: torch.device) -> tuple[str, float | None]:
 
 
 def profile(model: ModelConfig, speed: Speed, batch: int, device: torch.device) -> None:
-    """Print the top ops of one iteration (after one warm-up) and the convolutions' share."""
+    """Print the top ops of one iteration (after one warm-up) and the convolutions' share.
+
+    The profiler's own start and stop notices (printed by its C++ side) go to a file, not
+    the console."""
     p = build(model, speed, batch, device)
     iteration(p)
-    with torch.profiler.profile() as prof:
+    notices = Path(tempfile.gettempdir()) / "sagan-profiler-notices.log"
+    with native_stderr_to(notices) as path, torch.profiler.profile() as prof:
         iteration(p)
         sync(device)
+    print(f"(the profiler's own notices are in {path})")
     events = prof.key_averages()
     print(events.table(sort_by="self_cpu_time_total", row_limit=10))
     total = sum(e.self_cpu_time_total for e in events)
     conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key)
     print(f"convolutions (forward and backward): {100 * conv / total:.0f}% of self CPU time")
+
+
+@contextmanager
+def native_stderr_to(path: Path) -> Iterator[Path]:
+    """Point file descriptor 2 (where C++ code writes) at ``path`` for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield path
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def measure_studiogan(checkout: str, batch: int, device: torch.device, args) -> dict[str, Any]:
+    """StudioGAN's iteration (``studiogan_step``), warmed up and timed like ``measure``."""
+    from studiogan_step import studiogan_iteration
+
+    with native_stderr_to(Path(tempfile.gettempdir()) / "sagan-studiogan-import.log"):
+        run, counts = studiogan_iteration(checkout, batch, device)
+    t0 = time.perf_counter()
+    for _ in range(args.warmup):
+        run()
+    sync(device)
+    row: dict[str, Any] = {"path": "StudioGAN", "batch": batch, **counts}
+    row["warmup_s"] = round(time.perf_counter() - t0, 2)
+    times = []
+    for _ in range(args.iters):
+        t0 = time.perf_counter()
+        run()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    sec = statistics.median(times)
+    row["ms_per_iter"] = round(sec * 1000, 2)
+    row["images_per_s"] = round(batch / sec, 1)
+    return row
 
 
 def executed(row: dict[str, Any]) -> str:
@@ -238,7 +298,13 @@ def main() -> None:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = ModelConfig.from_preset(args.preset)
     fast = resolve_speed(
-        args.precision, args.compile, args.channels_last, False, device, args.fused_resampling
+        args.precision,
+        args.compile,
+        args.channels_last,
+        False,
+        device,
+        args.fused_resampling,
+        model,
     )
     ref = resolve_speed("fp32", "off", "off", True, device)
     name, peak = bf16_peak(device)
@@ -270,8 +336,23 @@ def main() -> None:
     fast_ips, ref_ips = rows[0]["images_per_s"], rows[1]["images_per_s"]
     speedup = round(fast_ips / ref_ips, 3)
     print(f"speed-up (images/s, fast / reference): {speedup:.2f}x")
+    result: dict[str, Any] = {"preset": args.preset, "device": name, "rows": rows}
+    result["speedup"] = speedup
+    if args.studiogan:
+        if args.preset != "cifar32":
+            raise SystemExit(
+                "--studiogan compares StudioGAN's CIFAR-10 SAGAN: use --preset cifar32"
+            )
+        sg = measure_studiogan(args.studiogan, args.batch, device, args)
+        rows.append(sg)
+        print(
+            f"StudioGAN (CIFAR-10 SAGAN, fp32 eager, {sg['g_params']:,} + {sg['d_params']:,} "
+            f"params), batch {sg['batch']}: {sg['ms_per_iter']:.1f} ms/iter, "
+            f"{sg['images_per_s']:.1f} images/s (warm-up {sg['warmup_s']:.1f} s)"
+        )
+        result["speedup_vs_studiogan"] = round(fast_ips / sg["images_per_s"], 3)
+        print(f"speed-up (images/s, fast / StudioGAN): {result['speedup_vs_studiogan']:.2f}x")
     if args.json:
-        result = {"preset": args.preset, "device": name, "rows": rows, "speedup": speedup}
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
 

@@ -242,6 +242,28 @@ CASES = [
     pytest.param([*T, "--n-dis", "0"], "--n-dis must be positive", id="n-dis-zero"),
     pytest.param([*T, "--ema-decay", "0"], "--ema-decay must be in (0, 1)", id="ema-decay-0"),
     pytest.param([*T, "--ema-decay", "1"], "--ema-decay must be in (0, 1)", id="ema-decay-1"),
+    pytest.param(
+        [*T, "--diffaugment", "color,blur"], "unknown transform 'blur'", id="diffaugment-unknown"
+    ),
+    pytest.param([*T, "--lecam", "-0.1"], "--lecam must be a weight >= 0", id="lecam-negative"),
+    pytest.param(
+        [*T, "--diffaugment", "translation", "--ada-target", "1"],
+        "--ada-target must be in (0, 1)",
+        id="ada-target-one",
+    ),
+    pytest.param(
+        [*T, "--diffaugment", "translation", "--ada-target", "0"],
+        "--ada-target must be in (0, 1)",
+        id="ada-target-zero",
+    ),
+    pytest.param([*T, "--ada-target", "0.6"], "give --diffaugment POLICY", id="ada-without-policy"),
+    pytest.param(
+        [*T, "--lecam-decay", "1"], "--lecam-decay must be in [0, 1)", id="lecam-decay-one"
+    ),
+    pytest.param([*T, "--augment-p", "2"], "--augment-p must be in [0, 1]", id="augment-p-two"),
+    pytest.param(
+        [*T, "--data-fraction", "0"], "--data-fraction must be in (0, 1]", id="data-fraction-0"
+    ),
     pytest.param([*T, "--ckpt-every", "0"], "--ckpt-every must be positive", id="ckpt-every-0"),
     pytest.param(
         [*T, "--sample-every", "-1"], "--sample-every must be positive", id="sample-every-neg"

@@ -102,3 +102,26 @@ def test_settings_can_run_side_by_side(tmp_path):
     for name in ("no-attention", "sagan-feat8", "residual-feat8"):
         (run,) = list((out / name).iterdir())
         assert json.loads((run / "summary.json").read_text())["steps"] == 2
+
+
+def test_limited_data_compares_remedies_on_fractions_of_the_data(tmp_path):
+    out = tmp_path / "limited"
+    extra = ("--fractions", "1,0.5", "--remedies", "official,ema-lecam-ada", "--grid-steps", "2")
+    _run("limited-data", out, extra=extra)
+    lines = (out / "table.md").read_text().splitlines()
+    assert lines[0].startswith("| remedy | 1: fid | 1: fid / floor | 1: class_accuracy")
+    assert "0.5: diversity" in lines[0] and "0.5: copy_ratio" in lines[0]
+    assert [line.split("|")[1].strip() for line in lines[2:]] == [
+        "official recipe",
+        "EMA + LeCam + ADA",
+    ]
+    for name in ("fractions.png", "curves-f1.png", "curves-f0.5.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert len(list((out / "grids").glob("*.png"))) == 4
+    half = json.loads((next((out / "ema-lecam-ada-f0.5").iterdir()) / "config.json").read_text())
+    assert half["data_fraction"] == 0.5 and half["lecam"] == 0.3 and half["ema"] is True
+    assert half["diffaugment"] == "color,translation,cutout" and half["ada_target"] == 0.6
+    official = json.loads((next((out / "official-f1").iterdir()) / "config.json").read_text())
+    assert official["lecam"] == 0 and official["diffaugment"] == "" and not official["ema"]
+    log = (next((out / "official-f0.5").iterdir()) / "log.txt").read_text()
+    assert "training on 0.5 of each class: 718 images" in log

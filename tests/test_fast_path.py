@@ -131,3 +131,43 @@ def test_a_compiled_run_matches_eager_and_checkpoints_the_same_keys(
     for r_e, r_c in zip(_losses(eager), _losses(comp), strict=True):
         for key in ("d_loss", "g_loss"):
             assert r_c[key] == pytest.approx(r_e[key], rel=1e-4, abs=1e-5), key
+
+
+def _cpu_with(monkeypatch, amx: bool, avx512_bf16: bool) -> None:
+    """Stand in for the CPU's answers to torch's capability queries."""
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+
+
+@pytest.mark.parametrize(
+    "amx, avx512_bf16, preset, expected",
+    [
+        (True, False, "cifar32", ("bf16", True, "AMX-BF16")),
+        (False, True, "imagenet128", ("bf16", True, "AVX512-BF16")),
+        (False, False, "cifar32", ("fp32", False, "no native bf16")),
+        (True, True, "digits", ("fp32", False, "this model is small")),
+    ],
+)
+def test_auto_precision_on_cpu_follows_the_hardware_and_the_model(
+    monkeypatch, amx, avx512_bf16, preset, expected
+):
+    from sagan.training.fast_path import resolve_speed
+
+    _cpu_with(monkeypatch, amx, avx512_bf16)
+    model = model_config(preset, 10)
+    speed = resolve_speed("auto", "auto", "auto", False, torch.device("cpu"), model=model)
+    precision, channels_last, why = expected
+    assert (speed.precision, speed.channels_last) == (precision, channels_last)
+    assert why in speed.why and not speed.compile
+    for forced in ("fp32", "bf16"):  # --precision still forces either
+        s = resolve_speed(forced, "auto", "off", False, torch.device("cpu"), model=model)
+        assert s.precision == forced and s.why == f"--precision {forced}"
+
+
+def test_the_run_says_which_precision_it_chose_and_why(monkeypatch, tiny_train_config):
+    _cpu_with(monkeypatch, amx=False, avx512_bf16=False)
+    run = train(tiny_train_config(steps=1, **FAST), quiet=True)
+    first = (run / "log.txt").read_text().splitlines()[0]
+    assert "precision fp32 (auto: this CPU has no native bf16" in first
+    resolved = json.loads((run / "config.json").read_text())["resolved"]
+    assert resolved["precision"] == "fp32" and "no native bf16" in resolved["precision_why"]

@@ -138,6 +138,77 @@ def test_repeated_divergence_stops_with_the_reason(monkeypatch, tiny_train_confi
         train(tiny_train_config(steps=6, ckpt_every=2, max_rollbacks=3), quiet=True)
 
 
+def test_a_nan_between_reads_never_reaches_a_checkpoint(monkeypatch, tiny_train_config):
+    """The guard's verdicts are read on log and checkpoint steps only: a NaN at step 2 is
+    found at step 4, before its checkpoint, and the run goes back to step 0."""
+    _nan_on_calls(monkeypatch, {2})
+    cfg = tiny_train_config(steps=8, ckpt_every=4, log_every=4, sample_every=4, keep_ckpts=10)
+    run = train(cfg, quiet=True)
+    log = (run / "log.txt").read_text()
+    assert "d_loss is nan at step 2; rolled back to ckpt-00000000.pt" in log
+    steps = [load_checkpoint(p)["step"] for p in list_checkpoints(run)]
+    assert steps == [0, 4, 8]
+    for path in list_checkpoints(run):
+        state = load_checkpoint(path)
+        for net in ("G", "D"):
+            assert all(
+                torch.isfinite(v).all() for v in state[net].values() if v.is_floating_point()
+            )
+        for st in state["opt_d"]["state"].values():
+            assert all(torch.isfinite(v).all() for v in st.values())
+    rows = [r for r in (run / "stats.jsonl").read_text().splitlines() if '"d_loss"' in r]
+    assert all("NaN" not in r for r in rows)  # no logged row comes from the bad steps
+
+
+def test_steps_between_reads_never_wait_for_the_device(monkeypatch, tiny_train_config):
+    """Count the host reads of tensors (item, tolist, bool, float, int, numpy) that the
+    training code makes in each step: on a GPU each is a sync. Steps that neither log,
+    sample nor checkpoint make none."""
+    import sagan.training.loop as loop_module
+
+    here = str(Path(steps_module.__file__).parent.parent)  # src/sagan
+    reads, per_step = [0], []
+
+    def counting(name):
+        real = getattr(torch.Tensor, name)
+
+        def wrapper(self, *a, **kw):
+            caller = sys._getframe(1).f_code.co_filename
+            if caller.startswith(here) and "/data/" not in caller:
+                reads[0] += 1
+            return real(self, *a, **kw)
+
+        return wrapper
+
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, counting(name))
+    real_g_step = loop_module.g_step
+
+    def g_step(*a, **kw):
+        out = real_g_step(*a, **kw)
+        per_step.append(reads[0])
+        return out
+
+    monkeypatch.setattr(loop_module, "g_step", g_step)
+    cfg = tiny_train_config(
+        steps=12,
+        log_every=6,
+        ckpt_every=12,
+        sample_every=12,
+        ema=True,
+        lecam=0.3,
+        diffaugment="color,translation,cutout",
+        ada_target=0.6,
+    )
+    train(cfg, quiet=True)
+    # per_step[i] counts the reads up to the end of step i + 1's G phase; the difference
+    # between two steps is what the step in between read (its log and checkpoint included).
+    between = [b - a for a, b in zip(per_step, per_step[1:])]  # steps 2..12
+    quiet_steps = [d for s, d in zip(range(2, 13), between) if s - 1 not in (6, 12)]
+    assert quiet_steps == [0] * len(quiet_steps), between
+    assert between[5] > 0  # step 6 logs: it reads the verdicts and the losses
+
+
 def test_exploding_gradients_are_caught_before_the_update(tiny_train_config):
     cfg = tiny_train_config(steps=3, grad_limit=1e-6, max_rollbacks=1)
     with pytest.raises(SaganError, match="gradient norm of d_loss"):

@@ -20,6 +20,25 @@ SNMode = Literal["both", "d", "g", "none"]
 
 BASE_RESOLUTION = 4  # G starts from a 4x4 map, D ends on one, as in the official code.
 DIGITS_CLASSES = 10  # the digits classifier behind class_accuracy knows these classes
+POLICY_WORDS = ("color", "translation", "cutout")  # DiffAugment's transforms, in its order
+
+
+def parse_policy(text: str) -> tuple[str, ...]:
+    """'color,translation' -> ('color', 'translation'); '' or 'none' -> ().
+
+    Words keep DiffAugment's order (colour, then translation, then cutout) whatever order
+    they are given in.
+    """
+    words = [w.strip().lower() for w in text.replace(";", ",").split(",") if w.strip()]
+    if words == ["none"]:
+        return ()
+    bad = [w for w in words if w not in POLICY_WORDS]
+    if bad:
+        raise SaganError(
+            f"--diffaugment: unknown transform {bad[0]!r}: use a comma list of "
+            f"{', '.join(POLICY_WORDS)}, e.g. color,translation,cutout"
+        )
+    return tuple(w for w in POLICY_WORDS if w in words)
 
 
 @dataclass(frozen=True)
@@ -187,6 +206,19 @@ class TrainConfig:
     reference: bool = (
         False  # the slow path: fp32, eager, materialised attention, literal resampling
     )
+    # Limited data (none in the official code; see sagan.training.limited_data).
+    data_fraction: float = 1.0  # a stratified share of the training set (per class)
+    diffaugment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
+    translation_ratio: float = 0.125  # DiffAugment's largest shift, of the image side
+    cutout_ratio: float = 0.5  # DiffAugment's cutout square, of the image side
+    augment_p: float | None = None  # each transform's probability per image, or with ADA its
+    # start; None: 1 without ADA, 0 with it (as in the ADA paper)
+    ada_target: float | None = None  # ADA: adapt p so that E[sign(D(x_real))] -> target
+    ada_interval: int = 4  # D steps between adjustments of p
+    ada_kimg: float = 500.0  # thousands of images for p to move from 0 to 1
+    lecam: float = 0.0  # LeCam regularisation weight; 0 = off
+    lecam_decay: float = 0.99  # decay of the anchors' moving averages
+    lecam_start: int = 1000  # D steps before the anchors start averaging
 
     def __post_init__(self) -> None:
         for name in (
@@ -230,6 +262,40 @@ class TrainConfig:
         if self.max_rollbacks < 0:
             raise SaganError(f"--max-rollbacks must be >= 0, got {self.max_rollbacks}")
         self._validate_speed()
+        self._validate_limited_data()
+
+    def _validate_limited_data(self) -> None:
+        """DiffAugment, ADA, LeCam and the data fraction: known words and values in range."""
+        policy = parse_policy(self.diffaugment)
+        if not 0.0 < self.data_fraction <= 1.0:
+            raise SaganError(f"--data-fraction must be in (0, 1], got {self.data_fraction}")
+        if not 0.0 <= self.translation_ratio <= 0.5:
+            raise SaganError(
+                f"--translation-ratio must be in [0, 0.5], got {self.translation_ratio}"
+            )
+        if not 0.0 < self.cutout_ratio <= 1.0:
+            raise SaganError(f"--cutout-ratio must be in (0, 1], got {self.cutout_ratio}")
+        if self.augment_p is not None and not 0.0 <= self.augment_p <= 1.0:
+            raise SaganError(f"--augment-p must be in [0, 1], got {self.augment_p}")
+        if self.ada_target is not None:
+            if not 0.0 < self.ada_target < 1.0:
+                raise SaganError(
+                    f"--ada-target must be in (0, 1), e.g. 0.6 (the ADA paper's); "
+                    f"got {self.ada_target}"
+                )
+            if not policy:
+                raise SaganError(
+                    "--ada-target adapts the augmentation probability: give --diffaugment "
+                    "POLICY as well, e.g. --diffaugment translation"
+                )
+        if self.ada_interval <= 0 or not self.ada_kimg > 0:
+            raise SaganError("--ada-interval and --ada-kimg must be positive")
+        if not self.lecam >= 0.0:
+            raise SaganError(f"--lecam must be a weight >= 0 (0: off), got {self.lecam}")
+        if not 0.0 <= self.lecam_decay < 1.0:
+            raise SaganError(f"--lecam-decay must be in [0, 1), got {self.lecam_decay}")
+        if self.lecam_start < 0:
+            raise SaganError(f"--lecam-start must be >= 0, got {self.lecam_start}")
 
     def _validate_speed(self) -> None:
         """The fast path's switches: known values, and none that --reference contradicts."""
@@ -323,6 +389,7 @@ class TrainConfig:
         Unknown or missing keys and values of the wrong type are a SaganError naming the key
         and ``source`` (e.g. "'runs/00000-digits-digits/config.json'").
         """
+        d = {k: v for k, v in d.items() if k != RESOLVED} if isinstance(d, dict) else d
         check_config_dict(cls, d, source, partial=False, nested={"model": ModelConfig})
         d = dict(d)
         model = model_config_from_dict(d.pop("model"), source)
@@ -360,12 +427,21 @@ def read_config_file(path: str) -> dict[str, Any]:
         raise SaganError(
             f"cannot read config file '{p}': {getattr(e, 'strerror', None) or e}"
         ) from None
+    if isinstance(d, dict):
+        d.pop(RESOLVED, None)
     check_config_dict(TrainConfig, d, f"'{p}'", nested={"model": ModelConfig})
     return d
 
 
-def save_config(cfg: TrainConfig, path: str) -> None:
-    """Write the resolved config as indented JSON."""
+RESOLVED = "resolved"  # config.json's record of what "auto" settings became on this machine
+
+
+def save_config(cfg: TrainConfig, path: str, resolved: dict[str, Any] | None = None) -> None:
+    """Write the config as indented JSON, with what its "auto" settings resolved to under
+    the key ``resolved`` (informative only: a resumed run resolves them again)."""
+    d = cfg.to_dict()
+    if resolved:
+        d[RESOLVED] = resolved
     with open(path, "w") as f:
-        json.dump(cfg.to_dict(), f, indent=2)
+        json.dump(d, f, indent=2)
         f.write("\n")

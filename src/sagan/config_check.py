@@ -33,6 +33,7 @@ _FIELD_TYPES: dict[str, tuple[Any, str]] = {
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "str": (lambda v: isinstance(v, str), "a string"),
     "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "float | None": (lambda v: v is None or _is_number(v), "a number or null"),
     "AttnVariant": (lambda v: isinstance(v, str), "a string"),
     "SNMode": (lambda v: isinstance(v, str), "a string"),
     "ModelConfig": (lambda v: isinstance(v, dict), "an object of model settings"),

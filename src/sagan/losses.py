@@ -24,3 +24,21 @@ def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.
 def g_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """L_G = -E[D(G(z), y)]."""
     return -fake_logits.float().mean()
+
+
+def lecam_regulariser(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    anchor_real: torch.Tensor,
+    anchor_fake: torch.Tensor,
+) -> torch.Tensor:
+    """R_LC = E[relu(D(x) - alpha_F)^2] + E[relu(alpha_R - D(G(z)))^2] (Tseng et al., CVPR 2021).
+
+    alpha_R and alpha_F are moving averages of D's mean output on real and on fake images
+    (``sagan.training.lecam``); they are constants here (no gradient flows into them).
+    """
+    real, fake = real_logits.float(), fake_logits.float()
+    return (
+        F.relu(real - anchor_fake.detach()).pow(2).mean()
+        + F.relu(anchor_real.detach() - fake).pow(2).mean()
+    )

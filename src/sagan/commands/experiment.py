@@ -3,6 +3,8 @@
 stabilization       Sec. 5.1, Fig. 3-4: SN on D (1:1, 5:1), SN on G/D, SN on G/D + TTUR
 attention-placement Sec. 5.2, Table 1: no attention, attention or a residual block per size
 per-class           Sec. 5.3, Fig. 6: FID of chosen classes for one or two models
+limited-data        not in the paper: the official recipe against DiffAugment, ADA, LeCam and
+                    their combinations, on stratified fractions of the training set
 
 Every setting is a normal run folder under --out; calling the command again resumes
 unfinished settings and skips finished ones.
@@ -33,8 +35,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for name, helptext in (
         ("stabilization", "Sec. 5.1: SN and TTUR settings"),
         ("attention-placement", "Sec. 5.2: where attention goes (Table 1)"),
+        ("limited-data", "limited-data remedies on fractions of the training set"),
     ):
         k = kinds.add_parser(name, help=helptext)
+        if name == "limited-data":
+            _limited_data_options(k)
         k.add_argument("--preset", default="digits", choices=sorted(PRESETS))
         k.add_argument("--data", default="digits", help="training data (default digits)")
         k.add_argument("--steps", type=int, default=2000, help="steps per setting (default 2000)")
@@ -78,6 +83,58 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     k.set_defaults(run=run_per_class)
 
 
+def _limited_data_options(k: argparse.ArgumentParser) -> None:
+    from sagan.experiments.settings import LIMITED_DATA_REMEDIES
+
+    k.add_argument(
+        "--fractions",
+        type=float_list,
+        default=(1.0, 0.5, 0.25),
+        help="stratified fractions of the training set (default 1,0.5,0.25)",
+    )
+    k.add_argument(
+        "--remedies",
+        type=lambda t: [w.strip() for w in t.split(",") if w.strip()],
+        help=f"a subset of {','.join(LIMITED_DATA_REMEDIES)} (default: all)",
+    )
+
+
+def float_list(text: str) -> tuple[float, ...]:
+    """'1,0.5,0.25' -> (1.0, 0.5, 0.25). For argparse ``type=``."""
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _experiment_settings(args: argparse.Namespace, base) -> list:
+    """The settings of the experiment ``args.kind``."""
+    from sagan.experiments.settings import (
+        LIMITED_DATA_REMEDIES,
+        limited_data_settings,
+        placement_settings,
+        stabilization_settings,
+    )
+
+    if args.kind == "stabilization":
+        return stabilization_settings()
+    if args.kind == "attention-placement":
+        return placement_settings(base)
+    bad = [f for f in args.fractions if not 0 < f <= 1]
+    if bad or not args.fractions:
+        raise SaganError(
+            f"--fractions must lie in (0, 1], e.g. 1,0.5,0.25; got {bad[0] if bad else 'none'}"
+        )
+    unknown = [r for r in args.remedies or [] if r not in LIMITED_DATA_REMEDIES]
+    if unknown:
+        raise SaganError(
+            f"unknown remedy {unknown[0]!r}: choose from {', '.join(LIMITED_DATA_REMEDIES)}"
+        )
+    return limited_data_settings(base, list(args.fractions), args.remedies)
+
+
 def _base_config(args: argparse.Namespace):
     from sagan.config import TrainConfig
     from sagan.data import load_dataset
@@ -116,12 +173,9 @@ def run_training_experiment(args: argparse.Namespace) -> None:
     from sagan.experiments import report
     from sagan.experiments.parallel import child_arguments, run_in_parallel
     from sagan.experiments.runner import run_settings, setting_run_dir
-    from sagan.experiments.settings import placement_settings, stabilization_settings
 
     base, grid_steps = _base_config(args)
-    settings = (
-        stabilization_settings() if args.kind == "stabilization" else placement_settings(base)
-    )
+    settings = _experiment_settings(args, base)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.only:
@@ -141,13 +195,16 @@ def run_training_experiment(args: argparse.Namespace) -> None:
         runs = {st.name: setting_run_dir(out, st) for st in settings}
     else:
         runs = run_settings(settings, base, out)
-    rows = report.summary_rows(settings, runs)
-    report.write_tables(rows, out, transpose=args.kind == "attention-placement")
-    report.write_curves(settings, runs, out, f"{args.kind} ({args.preset} on {args.data})")
+    title = f"{args.kind} ({args.preset} on {args.data})"
+    if args.kind == "limited-data":
+        report.write_limited_data_report(settings, runs, list(args.fractions), out, title)
+    else:
+        rows = report.summary_rows(settings, runs)
+        report.write_tables(rows, out, transpose=args.kind == "attention-placement")
+        report.write_curves(settings, runs, out, title)
     report.collect_grids(settings, runs, grid_steps, out)
-    print(
-        f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out / 'curves.png'} and {out / 'grids'}/"
-    )
+    curves = "fractions.png, curves-f*.png" if args.kind == "limited-data" else "curves.png"
+    print(f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out}/{curves} and {out / 'grids'}/")
 
 
 def run_per_class(args: argparse.Namespace) -> None:

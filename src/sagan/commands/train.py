@@ -56,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _data_options(p)
     _optimisation_options(p)
     _architecture_options(p)
+    _limited_data_options(p)
     _distributed_options(p)
     _speed_options(p)
     _evaluation_options(p)
@@ -112,6 +113,47 @@ def _optimisation_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--max-rollbacks", type=int, help="rollbacks in a row before stopping (default 3)"
+    )
+
+
+def _limited_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("limited data (none of these is in the official code)")
+    g.add_argument(
+        "--data-fraction",
+        type=float,
+        metavar="F",
+        help="train on a stratified share F of each class (default 1)",
+    )
+    g.add_argument(
+        "--diffaugment",
+        metavar="POLICY",
+        help="DiffAugment of D's real and fake inputs: a comma list of color, translation, "
+        "cutout ('' or none: off)",
+    )
+    g.add_argument(
+        "--translation-ratio", type=float, help="largest shift, of the image side (0.125)"
+    )
+    g.add_argument("--cutout-ratio", type=float, help="cutout square, of the image side (0.5)")
+    g.add_argument(
+        "--augment-p",
+        type=float,
+        help="probability of each transform per image (default 1; with --ada-target its "
+        "start, default 0)",
+    )
+    g.add_argument(
+        "--ada-target",
+        type=float,
+        metavar="R",
+        help="adapt that probability so that E[sign(D(x_real))] stays at R (ADA: 0.6)",
+    )
+    g.add_argument("--ada-interval", type=int, help="D steps between adjustments (default 4)")
+    g.add_argument("--ada-kimg", type=float, help="k images for p to go from 0 to 1 (500)")
+    g.add_argument(
+        "--lecam", type=float, metavar="WEIGHT", help="LeCam regularisation of D (default 0: off)"
+    )
+    g.add_argument("--lecam-decay", type=float, help="decay of LeCam's anchors (default 0.99)")
+    g.add_argument(
+        "--lecam-start", type=int, help="D steps before the anchors average (default 1000)"
     )
 
 

@@ -79,4 +79,8 @@ def child_arguments(args, out: Path) -> list[str]:
             argv += [f"--{flag.replace('_', '-')}", str(value)]
     if args.grid_steps:
         argv += ["--grid-steps", ",".join(str(s) for s in args.grid_steps)]
+    if getattr(args, "fractions", None):
+        argv += ["--fractions", ",".join(f"{f:g}" for f in args.fractions)]
+    if getattr(args, "remedies", None):
+        argv += ["--remedies", ",".join(args.remedies)]
     return argv

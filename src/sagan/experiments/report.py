@@ -70,9 +70,11 @@ def write_tables(rows: list[dict[str, Any]], out: Path, transpose: bool = False)
     (out / "table.md").write_text("\n".join(lines) + "\n")
 
 
-def write_curves(settings: list[Setting], runs: dict[str, Path], out: Path, title: str) -> None:
-    """curves.png: each metric against iteration, one line per setting."""
-    plot_curves({s.label: metric_series(runs[s.name]) for s in settings}, out / "curves.png", title)
+def write_curves(
+    settings: list[Setting], runs: dict[str, Path], out: Path, title: str, name: str = "curves.png"
+) -> None:
+    """out/curves.png: each metric against iteration, one line per setting."""
+    plot_curves({s.label: metric_series(runs[s.name]) for s in settings}, out / name, title)
 
 
 def collect_grids(
@@ -90,3 +92,54 @@ def collect_grids(
                 shutil.copyfile(src, dst)
                 copied.append(dst)
     return copied
+
+
+def final_metrics(run: Path) -> dict[str, float]:
+    """A run's final numbers: the digits summary (digits runs) or its last metric row."""
+    summary = (
+        json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+    )
+    if "digits_fid" in summary:
+        out = {
+            "fid": summary["digits_fid"],
+            "fid / floor": summary["digits_fid"] / summary["digits_fid_real"],
+        }
+        keys = ("class_accuracy", "diversity", "copy_ratio")
+        return out | {k: summary[k] for k in keys if k in summary}
+    series = metric_series(run)
+    return {m: sorted(points)[-1][1] for m, points in series.items() if points}
+
+
+def write_limited_data_report(
+    settings: list[Setting], runs: dict[str, Path], fractions: list[float], out: Path, title: str
+) -> None:
+    """table.md / table.csv with one row per remedy and each fraction's final numbers,
+    fractions.png (final FID against the fraction of data), and curves-f<F>.png per fraction."""
+    from sagan.experiments.settings import fraction_name
+    from sagan.viz.curves import plot_fraction_lines
+
+    by_remedy: dict[str, dict[str, dict[str, float]]] = {}
+    for s in settings:
+        remedy, fraction = s.label.rsplit(", ", 1)[0], s.name.rsplit("-f", 1)[1]
+        by_remedy.setdefault(remedy, {})[fraction] = final_metrics(runs[s.name])
+    rows = []
+    for remedy, per in by_remedy.items():
+        row: dict[str, Any] = {"remedy": remedy}
+        for f in map(fraction_name, fractions):
+            for metric, value in per.get(f, {}).items():
+                row[f"{f}: {metric}"] = value
+        rows.append(row)
+    write_tables(rows, out)
+    plot_fraction_lines(
+        {
+            r: {float(f): m["fid"] for f, m in per.items() if "fid" in m}
+            for r, per in by_remedy.items()
+        },
+        out / "fractions.png",
+        title,
+    )
+    for fraction in map(fraction_name, fractions):
+        chosen = [s for s in settings if s.name.endswith(f"-f{fraction}")]
+        write_curves(
+            chosen, runs, out, f"{title}, {fraction} of the data", f"curves-f{fraction}.png"
+        )

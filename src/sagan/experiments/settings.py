@@ -61,3 +61,56 @@ def placement_settings(base: TrainConfig) -> list[Setting]:
         model = {"attn_g": (s,), "attn_d": (s,), "residual_instead_of_attention": True}
         settings.append(Setting(f"residual-feat{s}", f"residual feat{s}", {}, model))
     return settings
+
+
+# The limited-data remedies (none is in the official code), as changes to the base run.
+# ADA's p may go from 0 to 1 within a quarter of the run (ada_kimg is set from the run's
+# length in ``limited_data_settings``): its paper's 500k images assume runs of millions.
+LIMITED_DATA_REMEDIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "official": ("official recipe", {}),
+    "diffaugment": ("DiffAugment", {"diffaugment": "color,translation,cutout"}),
+    "ada": ("DiffAugment + ADA", {"diffaugment": "color,translation,cutout", "ada_target": 0.6}),
+    "lecam": ("LeCam", {"lecam": 0.3}),
+    "ema-lecam": ("EMA + LeCam", {"ema": True, "ema_decay": 0.99, "lecam": 0.3}),
+    "ema-lecam-ada": (
+        "EMA + LeCam + ADA",
+        {
+            "ema": True,
+            "ema_decay": 0.99,
+            "lecam": 0.3,
+            "diffaugment": "color,translation,cutout",
+            "ada_target": 0.6,
+        },
+    ),
+}
+
+
+def fraction_name(fraction: float) -> str:
+    """'1', '0.5', '0.25': how a fraction appears in setting names and tables."""
+    return f"{fraction:g}"
+
+
+def limited_data_settings(
+    base: TrainConfig, fractions: list[float], remedies: list[str] | None = None
+) -> list[Setting]:
+    """Each remedy (default: all of ``LIMITED_DATA_REMEDIES``) on each stratified fraction
+    of the training set. LeCam's anchors start averaging after a twentieth of the run."""
+    chosen = remedies or list(LIMITED_DATA_REMEDIES)
+    settings = []
+    for fraction in fractions:
+        for name in chosen:
+            label, train = LIMITED_DATA_REMEDIES[name]
+            train = {**train, "data_fraction": fraction}
+            if "ada_target" in train:
+                train["ada_kimg"] = base.steps * base.batch / 4000
+            if "lecam" in train:
+                train["lecam_start"] = max(1, base.steps // 20)
+            settings.append(
+                Setting(
+                    f"{name}-f{fraction_name(fraction)}",
+                    f"{label}, {fraction_name(fraction)} of the data",
+                    train,
+                    {},
+                )
+            )
+    return settings

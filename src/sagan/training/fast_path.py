@@ -13,15 +13,46 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sagan.config import BASE_RESOLUTION, ModelConfig
 from sagan.models.attention import SelfAttention
 from sagan.models.blocks import DBlock, DOptimizedBlock, GBlock
 
-# CPU defaults: eager NCHW. Measured (benchmarks/RESULTS.md): convolutions are 88% of a
-# CPU iteration and channels_last gains nothing there (1.40x vs 1.41x over the reference);
+# CPU defaults: eager NCHW fp32, or bf16 autocast where the CPU computes bf16 natively and
+# the model is large enough to gain from it. Measured (benchmarks/RESULTS.md): convolutions
+# are most of a CPU iteration; on a CPU with AMX-BF16 bf16 autocast makes cifar32 about
+# twice as fast, while the digits model's iterations are per-op overhead and gain nothing.
 # compile could only fuse the remaining element-wise work, and its warm-up would cost the
 # short digits demo more than it saves.
 CPU_COMPILE = False
-CPU_CHANNELS_LAST = False
+CPU_CHANNELS_LAST = False  # fp32: channels_last gained nothing (1.40x vs 1.41x)
+CPU_BF16_CHANNELS_LAST = True  # bf16: oneDNN's bf16 kernels want NHWC
+CPU_BF16_MIN_WORK = 100_000_000  # multiply-adds per image; digits 2e7, cifar32 1.6e9
+
+
+def cpu_bf16_support() -> tuple[bool, str]:
+    """Whether this CPU computes bf16 natively, from torch's CPU capability queries, and
+    the instruction set that says so (AMX-BF16 or AVX512-BF16)."""
+    cpu = torch.cpu
+    if getattr(cpu, "_is_amx_tile_supported", lambda: False)():
+        return True, "AMX-BF16"
+    if getattr(cpu, "_is_avx512_bf16_supported", lambda: False)():
+        return True, "AVX512-BF16"
+    return False, f"{torch.backends.cpu.get_cpu_capability()} without bf16 instructions"
+
+
+def conv_work(model: ModelConfig) -> int:
+    """Multiply-adds per image of G's and D's 3x3 convolutions (the bulk of both networks):
+    9 * C_in * C_out * H * W for each of the two convolutions of every residual block."""
+    total, size = 0, BASE_RESOLUTION
+    g = model.g_channels
+    for c_in, c_out in zip(g[:-1], g[1:]):
+        size *= 2
+        total += 9 * size * size * (c_in * c_out + c_out * c_out)
+    size, c_in = model.resolution, 3
+    for c_out, down in zip(model.d_channels, model.d_downsample):
+        total += 9 * size * size * (c_in * c_out + c_out * c_out)
+        size, c_in = (size // 2 if down else size), c_out
+    return total
 
 
 @dataclass(frozen=True)
@@ -33,6 +64,7 @@ class Speed:
     channels_last: bool
     reference: bool
     fused_resampling: bool = True
+    why: str = ""  # how the precision was chosen, for the log and config.json
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -47,6 +79,16 @@ class Speed:
         parts += ["channels_last"] if self.channels_last else []
         return ", ".join(parts + ([] if self.fused_resampling else ["literal resampling"]))
 
+    def resolved(self) -> dict[str, object]:
+        """What the switches resolved to, as config.json records it."""
+        return {
+            "precision": self.precision,
+            "precision_why": self.why,
+            "compile": self.compile,
+            "channels_last": self.channels_last,
+            "fused_resampling": self.fused_resampling,
+        }
+
 
 def resolve_speed(
     precision: str,
@@ -55,24 +97,48 @@ def resolve_speed(
     reference: bool,
     device: torch.device,
     fused_resampling: str = "auto",
+    model: ModelConfig | None = None,
 ) -> Speed:
-    """Concrete switches for ``device``: on CUDA bf16 + compile + channels_last, on CPU
-    fp32 with the measured CPU defaults, fused resampling on both; ``reference`` turns
-    everything off."""
+    """Concrete switches for ``device``: on CUDA bf16 + compile + channels_last; on CPU
+    bf16 + channels_last where the CPU computes bf16 natively and ``model`` is large
+    enough (``CPU_BF16_MIN_WORK``), else fp32 NCHW; fused resampling on both;
+    ``reference`` turns everything off."""
     if reference:
-        return Speed("fp32", False, False, True, fused_resampling=False)
+        return Speed("fp32", False, False, True, fused_resampling=False, why="the reference path")
     cuda = device.type == "cuda"
+    chosen, why = _precision(precision, cuda, model)
 
     def pick(value: str, cuda_default: bool, cpu_default: bool) -> bool:
         return {"on": True, "off": False}.get(value, cuda_default if cuda else cpu_default)
 
+    cpu_nhwc = CPU_BF16_CHANNELS_LAST if chosen == "bf16" else CPU_CHANNELS_LAST
     return Speed(
-        precision=precision if precision != "auto" else ("bf16" if cuda else "fp32"),
+        precision=chosen,
         compile=pick(compile, True, CPU_COMPILE),
-        channels_last=pick(channels_last, True, CPU_CHANNELS_LAST),
+        channels_last=pick(channels_last, True, cpu_nhwc),
         reference=False,
         fused_resampling=pick(fused_resampling, True, True),
+        why=why,
     )
+
+
+def _precision(asked: str, cuda: bool, model: ModelConfig | None) -> tuple[str, str]:
+    """The precision for ``asked`` ('auto', 'fp32' or 'bf16') and why."""
+    if asked != "auto":
+        return asked, f"--precision {asked}"
+    if cuda:
+        return "bf16", "auto: bf16 autocast on CUDA"
+    native, isa = cpu_bf16_support()
+    if not native:
+        return "fp32", f"auto: this CPU has no native bf16 ({isa}), so bf16 would be emulated"
+    work = conv_work(model) if model is not None else CPU_BF16_MIN_WORK
+    if work < CPU_BF16_MIN_WORK:
+        return "fp32", (
+            f"auto: the CPU computes bf16 natively ({isa}), but this model is small "
+            f"({work / 1e6:.0f}M multiply-adds per image), so per-op overhead dominates and "
+            "fp32 is as fast"
+        )
+    return "bf16", f"auto: the CPU computes bf16 natively ({isa})"
 
 
 _RESAMPLING_BLOCKS = (GBlock, DBlock, DOptimizedBlock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from tqdm import tqdm
 from sagan.config import TrainConfig, save_config
 from sagan.data import dataset_name, load_dataset
 from sagan.data.sampler import InfiniteSampler
+from sagan.data.subset import StratifiedSubset
 from sagan.errors import SaganError, TrainingInterrupted
 from sagan.models import Discriminator, Generator
 from sagan.training.checkpoint import (
@@ -23,6 +25,7 @@ from sagan.training.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
+from sagan.training.console import torch_notices_to
 from sagan.training.distributed import (
     World,
     any_rank,
@@ -42,7 +45,8 @@ from sagan.training.fast_path import (
     set_backend_flags,
     to_memory_format,
 )
-from sagan.training.guard import Diverged, make_guard
+from sagan.training.guard import Diverged, DivergenceGuard
+from sagan.training.limited_data import LimitedData
 from sagan.training.periodic_eval import PeriodicEval
 from sagan.training.report import report_metrics, show_samples, write_summary
 from sagan.training.run_dir import NullLog, RunLog, StopRequest, create_run_dir
@@ -76,13 +80,16 @@ def train(
     """
     world, own_group = init_world(cfg.device)
     try:
-        return _train(cfg, world, resume, dataset, quiet)
+        with ExitStack() as cleanup:
+            return _train(cfg, world, resume, dataset, quiet, cleanup)
     finally:
         if own_group:
             dist.destroy_process_group()
 
 
-def _open_run(cfg: TrainConfig, world: World, resume: str | Path | None) -> Path:
+def _open_run(
+    cfg: TrainConfig, world: World, resume: str | Path | None, resolved: dict[str, Any]
+) -> Path:
     """Rank 0 creates (or reopens) the run folder and tells the others where it is."""
     msg: list[Any] = [None, None]
     if world.is_main:
@@ -91,7 +98,7 @@ def _open_run(cfg: TrainConfig, world: World, resume: str | Path | None) -> Path
                 run_dir = create_run_dir(cfg.out, f"{cfg.preset}-{dataset_name(cfg.data)}")
             else:
                 run_dir = Path(resume)
-            save_config(cfg, run_dir / "config.json")
+            save_config(cfg, run_dir / "config.json", resolved)
             msg = [str(run_dir), None]
         except (SaganError, OSError) as e:
             msg = [None, str(e)]
@@ -108,13 +115,26 @@ def _train(
     resume: str | Path | None,
     dataset: Dataset | None,
     quiet: bool,
+    cleanup: ExitStack,
 ) -> Path:
     # Set up the run folder and the log (rank 0 writes; the other ranks stay silent).
     device = rank_device(resolve_device(cfg.device), world)
     local_batch = world.local_batch(cfg.batch)
-    run_dir = _open_run(cfg, world, resume)
+    # The fast path's switches, resolved for this device (see sagan.training.fast_path).
+    speed = resolve_speed(
+        cfg.precision,
+        cfg.compile,
+        cfg.channels_last,
+        cfg.reference,
+        device,
+        cfg.fused_resampling,
+        cfg.model,
+    )
+    run_dir = _open_run(cfg, world, resume, speed.resolved())
     log = RunLog(run_dir, quiet=quiet) if world.is_main else NullLog()
+    cleanup.enter_context(torch_notices_to(log.record))  # torch's own notices: log.txt only
     tb = TensorBoardLog(run_dir, cfg.tensorboard and world.is_main)
+    log.info(f"precision {speed.precision} ({speed.why}); {speed.describe()}")
     log.info(f"run folder: {run_dir}")
 
     # Load the training data.
@@ -125,6 +145,9 @@ def _train(
     else:
         for msg in getattr(dataset, "messages", []):
             log.record(msg)
+    if cfg.data_fraction < 1.0:
+        dataset = StratifiedSubset(dataset, cfg.data_fraction, cfg.seed)
+        log.info(f"training on {cfg.data_fraction:g} of each class: {len(dataset):,} images")
     if cfg.model.num_classes not in (0, dataset.num_classes):
         raise SaganError(
             f"the model has {cfg.model.num_classes} classes but the data has {dataset.num_classes}"
@@ -132,10 +155,6 @@ def _train(
     conditional = cfg.model.num_classes > 0
 
     # Build the networks, optimizers and EMA (every rank from the same seed).
-    # The fast path's switches, resolved for this device (see sagan.training.fast_path).
-    speed = resolve_speed(
-        cfg.precision, cfg.compile, cfg.channels_last, cfg.reference, device, cfg.fused_resampling
-    )
     set_backend_flags(device, speed)
     torch.manual_seed(cfg.seed)
     G = Generator(cfg.model).to(device)
@@ -146,6 +165,7 @@ def _train(
     opt_g = adam(G.parameters(), cfg.lr_g, betas, device, speed)
     opt_d = adam(D.parameters(), cfg.lr_d, betas, device, speed)
     ema = EMA(G, cfg.ema_decay) if cfg.ema else None
+    extras = LimitedData.from_config(cfg, device, world)  # None: the official recipe
     if cfg.sync_bn and world.distributed:
         sync_batch_norm(G, device)
     G_ddp, D_ddp = wrap_ddp(G, world, device), wrap_ddp(D, world, device)
@@ -158,7 +178,7 @@ def _train(
         if found is None:
             raise SaganError(f"no readable checkpoint in '{run_dir}/checkpoints': cannot resume")
         path, ckpt = found
-        step = restore_state(ckpt, G, D, opt_g, opt_d, ema, noise)
+        step = restore_state(ckpt, G, D, opt_g, opt_d, ema, noise, extras)
         return path, step, int(ckpt.get("data_pos", step * cfg.n_dis * cfg.batch))
 
     # Resume from the newest complete checkpoint (any number of ranks may resume it).
@@ -175,8 +195,8 @@ def _train(
     batches = _data_stream(dataset, cfg, world, local_batch, device, data_pos)
     grid_z, grid_y = fixed_grid_latents(cfg.model, cfg.seed)
     periodic_eval = PeriodicEval(cfg, device, world) if cfg.eval_every else None
-    guard = make_guard(cfg.grad_limit, lambda bad: any_rank(bad, world, device))
-    skipped = failures = 0
+    guard = DivergenceGuard(cfg.grad_limit, lambda bad: any_rank(bad, world, device))
+    skipped, failures = torch.zeros((), dtype=torch.long), 0
     log.info(
         f"G {sum(p.numel() for p in G.parameters()):,} params, D "
         f"{sum(p.numel() for p in D.parameters()):,} params, {len(dataset):,} images, "
@@ -189,7 +209,7 @@ def _train(
             return
         if ema is not None:
             ema.standing_stats(cfg.seed)  # saved G_ema samples well on its own
-        state = training_state(step, cfg, G, D, opt_g, opt_d, ema, noise)
+        state = training_state(step, cfg, G, D, opt_g, opt_d, ema, noise, extras)
         state["data_pos"] = data_pos
         state["class_names"] = [str(c) for c in dataset.classes]
         save_checkpoint(checkpoint_path(run_dir, step), state)
@@ -208,15 +228,17 @@ def _train(
     try:
         stop.install()
         while step < cfg.steps:
+            done = step + 1
+            guard.step = done
             try:
                 # D phase.
                 for _ in range(cfg.n_dis):
                     real, y_real, n_bad = next(batches)
                     data_pos += cfg.batch
-                    skipped += int(n_bad.sum())
+                    skipped += n_bad.sum()  # a CPU tensor: read only when logging
                     x_real = real.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
                     x_real = to_memory_format(x_real, speed)
-                    y_real = y_real.to(device) if conditional else None
+                    y_real = y_real.to(device, non_blocking=True) if conditional else None
                     losses = d_step(
                         fast(G),
                         fast(D_ddp),
@@ -226,40 +248,51 @@ def _train(
                         *latents(),
                         guard,
                         autocast_dtype=speed.autocast_dtype,
+                        extras=extras,
                     )
 
                 # G phase.
                 losses["g_loss"] = g_step(
-                    fast(G_ddp), fast(D), opt_g, *latents(), guard, speed.autocast_dtype
+                    fast(G_ddp), fast(D), opt_g, *latents(), guard, speed.autocast_dtype, extras
                 )
+
+                # Update G_ema.
+                if ema is not None:
+                    ema.update(G)
+
+                # Read the device back only where the host needs it (see training.guard).
+                stopping = stop.requested and not world.distributed
+                reads = stopping or _reads_back(cfg, done)
+                if reads:
+                    guard.read()
+                    stopping = stopping or any_rank(stop.requested, world, device)
             except Diverged as e:
                 # Roll back to the last good checkpoint; data and noise move on.
                 failures += 1
                 if failures > cfg.max_rollbacks:
                     raise SaganError(
-                        f"training diverged {failures} times in a row at step {step + 1} "
+                        f"training diverged {failures} times in a row at step {e.step} "
                         f"({e}); stopping. Lower --lr-d/--lr-g or resume from an earlier "
                         f"checkpoint in {run_dir}/checkpoints"
                     ) from None
                 barrier(world)
-                noise_state, failed_at = noise.get_state(), step + 1
+                guard.discard()
+                noise_state = noise.get_state()
+                aug_state = extras.gen.get_state() if extras is not None else None
                 path, step, _ = load_newest()
                 noise.set_state(noise_state)
+                if extras is not None:
+                    extras.gen.set_state(aug_state)
                 bar.n = step
                 bar.refresh()
                 log.info(
-                    f"warning: {e} at step {failed_at}; rolled back to {path.name} "
+                    f"warning: {e} at step {e.step}; rolled back to {path.name} "
                     f"(rollback {failures} of at most {cfg.max_rollbacks} in a row)"
                 )
                 log.stats({"step": step, "rollback": failures, "reason": str(e)})
                 continue
 
-            # Update G_ema.
-            if ema is not None:
-                ema.update(G)
-
             # Log, sample and checkpoint.
-            done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
                 now = time.time()
                 sec = (now - t_last) / (cfg.log_every if done % cfg.log_every == 0 else 1)
@@ -267,10 +300,11 @@ def _train(
                 row = {
                     "step": done,
                     **{k: v.item() for k, v in losses.items()},
+                    **({k: v.item() for k, v in extras.stats().items()} if extras else {}),
                     **{f"gamma/{k}": v for k, v in attention_gammas(G, D).items()},
                     "sec_per_step": sec,
                     "images_per_sec": cfg.batch * cfg.n_dis / max(sec, 1e-9),
-                    "skipped_images": skipped,
+                    "skipped_images": int(skipped),
                 }
                 log.stats(row)
                 tb.scalars(row, done)
@@ -289,7 +323,7 @@ def _train(
                 failures = 0
             bar.update(1)
             step = done
-            if any_rank(stop.requested, world, device):
+            if stopping:
                 raise _StopAtStepEnd
     except SaganError:
         bar.close()  # the error line then starts on a line of its own
@@ -324,7 +358,7 @@ def _train(
     if not world.is_main:
         return run_dir
     if skipped:
-        log.info(f"warning: {skipped} unreadable images were skipped during training")
+        log.info(f"warning: {int(skipped)} unreadable images were skipped during training")
 
     # Summarise the run.
     write_summary(
@@ -338,13 +372,21 @@ def _train(
             "steps": step,
             "wall_time_s": round(time.time() - t_run, 2),
             "final": row,
-            "skipped_images": skipped,
+            "skipped_images": int(skipped),
         },
     )
     log.info(f"done: {run_dir}")
     log.close()
     tb.close()
     return run_dir
+
+
+def _reads_back(cfg: TrainConfig, done: int) -> bool:
+    """Whether step ``done`` logs, samples, evaluates or checkpoints: then the divergence
+    guard's verdicts are read first, so nothing bad is ever logged as good or saved."""
+    every = [cfg.log_every, cfg.sample_every, cfg.ckpt_every]
+    every += [cfg.eval_every] if cfg.eval_every else []
+    return done == cfg.steps or any(done % k == 0 for k in every)
 
 
 def _data_stream(

@@ -52,7 +52,9 @@ class RunLog:
         self.record(msg)
 
     def record(self, msg: str) -> None:
-        """Append a line to log.txt only (it was already shown)."""
+        """Append a line to log.txt only (it was already shown, or is kept out of sight)."""
+        if self._log.closed:  # a late notice after the run has ended
+            return
         self._log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
 
     def stats(self, row: dict[str, Any]) -> None:

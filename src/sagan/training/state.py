@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -10,6 +10,9 @@ from torch import nn
 from sagan.config import ModelConfig, TrainConfig
 from sagan.errors import SaganError
 from sagan.training.ema import EMA
+
+if TYPE_CHECKING:
+    from sagan.training.limited_data import LimitedData
 
 
 def resolve_device(name: str) -> torch.device:
@@ -27,7 +30,15 @@ def draw_latents(
     """z ~ N(0, I) [n, z_dim] and classes drawn uniformly [n] (None if unconditional)."""
     z = torch.randn(n, cfg.z_dim, generator=gen)
     y = torch.randint(0, cfg.num_classes, (n,), generator=gen) if cfg.num_classes > 0 else None
-    return z.to(device), (y.to(device) if y is not None else None)
+    return to_device(z, device), (to_device(y, device) if y is not None else None)
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on ``device`` without making the host wait: a plain copy to a GPU from
+    pageable memory synchronises, one from pinned memory runs in the stream's order."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def training_state(
@@ -39,9 +50,11 @@ def training_state(
     opt_d: torch.optim.Optimizer,
     ema: EMA | None,
     noise: torch.Generator,
+    extras: LimitedData | None = None,
 ) -> dict[str, Any]:
     """Everything a resumed run needs, as one dict of state_dicts."""
     return {
+        "limited_data": extras.state_dict() if extras is not None else None,
         "step": step,
         "config": cfg.to_dict(),
         "G": G.state_dict(),
@@ -61,6 +74,7 @@ def restore_state(
     opt_d: torch.optim.Optimizer,
     ema: EMA | None,
     noise: torch.Generator,
+    extras: LimitedData | None = None,
 ) -> int:
     """Load a checkpoint into the live objects and return its step."""
     try:
@@ -75,6 +89,8 @@ def restore_state(
     opt_d.load_state_dict(ckpt["opt_d"])
     if ema is not None:
         ema.model.load_state_dict(ckpt["G_ema"] if ckpt.get("G_ema") is not None else ckpt["G"])
+    if extras is not None and ckpt.get("limited_data") is not None:
+        extras.load_state_dict(ckpt["limited_data"])
     torch.set_rng_state(ckpt["rng"]["torch"])
     noise.set_state(ckpt["rng"]["noise"])
     return int(ckpt["step"])

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from sagan.losses import d_hinge_loss_fake, d_hinge_loss_real, g_hinge_loss
+
+if TYPE_CHECKING:
+    from sagan.training.limited_data import LimitedData
 
 Guard = Callable[[str, torch.Tensor, nn.Module], None]
 
@@ -31,16 +35,20 @@ def d_step(
     y_fake: torch.Tensor | None,
     guard: Guard | None = None,
     autocast_dtype: torch.dtype | None = None,
+    extras: LimitedData | None = None,
 ) -> dict[str, torch.Tensor]:
     """Minimise L_D on a real batch and G(z) (no autograd graph for G).
 
     Real and fake images go through D in one pass, so SN's power iteration runs once per
     D step, as the official code's single update per step. ``guard`` checks the loss and
-    gradients before the update (see ``sagan.training.guard``).
+    gradients before the update (see ``sagan.training.guard``). ``extras`` (limited-data
+    options, not in the official code) augments both halves and adds the LeCam term.
     """
     with forward_precision(x_real.device, autocast_dtype):
         with torch.no_grad():
             x_fake = G(z, y_fake).to(x_real.dtype)
+        if extras is not None:
+            x_real, x_fake = extras.images(x_real), extras.images(x_fake)
         y_all = torch.cat([y_real, y_fake]) if y_real is not None else None
         x_all = torch.cat([x_real, x_fake])
         if x_real.is_contiguous(memory_format=torch.channels_last):
@@ -50,16 +58,21 @@ def d_step(
         loss_real = d_hinge_loss_real(logits[:n])
         loss_fake = d_hinge_loss_fake(logits[n:])
     d_loss = loss_real + loss_fake  # L_D = d_hinge_loss(real, fake), kept in parts for the log
+    penalty = extras.d_penalty(logits[:n], logits[n:]) if extras is not None else None
+    total = d_loss if penalty is None else d_loss + penalty
     opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
+    total.backward()
     if guard is not None:
-        guard("d_loss", d_loss, D)
+        guard("d_loss", total, D)
     opt_d.step()
-    return {
+    out = {
         "d_loss": d_loss.detach(),
         "d_loss_real": loss_real.detach(),
         "d_loss_fake": loss_fake.detach(),
     }
+    if penalty is not None:
+        out["d_lecam"] = penalty.detach()
+    return out
 
 
 def g_step(
@@ -70,15 +83,21 @@ def g_step(
     y_fake: torch.Tensor | None,
     guard: Guard | None = None,
     autocast_dtype: torch.dtype | None = None,
+    extras: LimitedData | None = None,
 ) -> torch.Tensor:
     """Minimise L_G. D is in eval mode, so its SN vectors stay put (official NO_OPS).
 
     Pass D itself, not a DistributedDataParallel wrapper: only G's gradients are synced.
+    With ``extras`` D sees G's samples augmented, and the gradients pass back through the
+    augmentation to G.
     """
     D.eval().requires_grad_(False)
     try:
         with forward_precision(z.device, autocast_dtype):
-            g_loss = g_hinge_loss(D(G(z, y_fake), y_fake))
+            x_fake = G(z, y_fake)
+            if extras is not None:
+                x_fake = extras.images(x_fake)
+            g_loss = g_hinge_loss(D(x_fake, y_fake))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         if guard is not None:

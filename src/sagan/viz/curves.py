@@ -67,3 +67,23 @@ def plot_run_curves(run_dir: Path) -> Path | None:
     out = Path(run_dir) / "curves.png"
     plot_curves({Path(run_dir).name: per}, out, title=Path(run_dir).name)
     return out
+
+
+def plot_fraction_lines(values: dict[str, dict[float, float]], path: Path, title: str = "") -> None:
+    """Final FID against the fraction of the training data, one line per remedy."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for label, per in values.items():
+        if per:
+            xs = sorted(per)
+            ax.plot(xs, [per[x] for x in xs], marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("fraction of the training data")
+    ax.set_ylabel("final FID (lower is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
