@@ -276,3 +276,17 @@ def test_push_to_hub_hands_the_export_to_huggingface_hubs_upload(ema_run, tmp_pa
     assert _front_matter(card)["model-index"][0]["name"] == "org/sagan-digits"
     written = [p for p in tmp_path.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
     assert not written
+
+
+def test_save_pretrained_keeps_the_recipe_and_metrics_only_for_unchanged_weights(
+    exported, tmp_path
+):
+    G = sagan.Generator.from_pretrained(exported)
+    same = json.loads((G.save_pretrained(tmp_path / "same") / "config.json").read_text())
+    assert same == json.loads((exported / "config.json").read_text())
+    with torch.no_grad():
+        G.conv_out.weight.mul_(0.5)  # as training would change it
+    changed = json.loads((G.save_pretrained(tmp_path / "changed") / "config.json").read_text())
+    assert "metrics" not in changed and "training" not in changed
+    assert changed["class_names"] == same["class_names"]
+    assert "## Metrics" not in (tmp_path / "changed" / "README.md").read_text()

@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -177,10 +178,31 @@ def load_discriminator(
 
 
 def _attach(p: Pretrained) -> Pretrained:
-    """Keep the recorded facts on G, so that ``G.save_pretrained`` writes them again."""
+    """Keep the recorded facts on G, so that ``G.save_pretrained`` writes them again (as
+    long as G's weights are still the ones they describe)."""
     p.G.class_names = p.info.get("class_names")
     p.G.pretrained_info = p.info
+    p.G.pretrained_fingerprint = weights_fingerprint(p.G)
     return p
+
+
+def weights_fingerprint(G: Generator) -> str:
+    """sha256 of G's state (names, shapes and values): it changes when G is trained."""
+    digest = hashlib.sha256()
+    for name, tensor in G.state_dict().items():
+        digest.update(f"{name}{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def recorded_info(G: Generator) -> dict[str, Any]:
+    """What G was loaded with; only its class names once its weights have changed, since
+    the recipe and metrics would no longer describe it."""
+    info = dict(getattr(G, "pretrained_info", None) or {})
+    if info and getattr(G, "pretrained_fingerprint", None) != weights_fingerprint(G):
+        info = {"class_names": info.get("class_names")}
+    info.setdefault("class_names", getattr(G, "class_names", None))
+    return info
 
 
 def save_pretrained(
@@ -189,7 +211,8 @@ def save_pretrained(
     """Write G as an export: model.safetensors, config.json, README.md (a model card) and
     samples.png. ``folder`` must be new, empty or an earlier export.
 
-    ``info`` defaults to what G was loaded with (class names, recipe, metrics); ``name``
+    ``info`` defaults to what G was loaded with (class names, recipe, metrics; only the
+    class names once G's weights have changed); ``name``
     (default: the folder's name) is what the card's usage example loads, e.g. a Hub id.
     """
     from sagan.model_card import write_card
@@ -197,8 +220,7 @@ def save_pretrained(
     folder = Path(folder).expanduser()
     check_export_folder(folder)
     if info is None:
-        info = dict(getattr(G, "pretrained_info", None) or {})
-        info.setdefault("class_names", getattr(G, "class_names", None))
+        info = recorded_info(G)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -129,12 +129,19 @@ def run(args: argparse.Namespace) -> None:
     results["metrics"] = names
     print_table(results)
     if args.out:
-        from sagan.export import write_atomically
-
-        out = Path(args.out).expanduser()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(out, (json.dumps(results, indent=2) + "\n").encode())
+        write_results(Path(args.out).expanduser(), results)
         print(f"wrote {args.out}")
+
+
+def write_results(out: Path, results: dict[str, Any]) -> None:
+    """The results as JSON, written atomically (the folder was checked before any work)."""
+    from sagan.export import write_atomically
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SaganError(f"cannot write --out '{out}': {e.strerror or e}") from None
+    write_atomically(out, (json.dumps(results, indent=2) + "\n").encode())
 
 
 def open_checkpoint(
