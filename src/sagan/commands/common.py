@@ -5,7 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sagan.commands.preflight import check_output_file
 from sagan.config import ModelConfig
+from sagan.pretrained import generator_from_checkpoint, resolve_checkpoint
+
+# Loading lives in sagan.pretrained and output checks in preflight; these names stay
+# importable from here as well.
+__all__ = [
+    "SOURCE_HELP",
+    "check_output_file",
+    "generator_from_checkpoint",
+    "int_list",
+    "model_config",
+    "resolve_checkpoint",
+]
 
 SOURCE_HELP = (
     "an exported folder, a run folder (newest checkpoint), a checkpoint file, "
