@@ -31,12 +31,12 @@ import torch
 import torch.nn.functional as F
 from torchvision.utils import make_grid
 
-from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
 from sagan.config import DIGITS_CLASSES
 from sagan.data.digits import DigitsDataset
 from sagan.metrics.features import DigitsExtractor
 from sagan.metrics.fid import feature_statistics, frechet_distance
 from sagan.metrics.sources import generator_batches
+from sagan.pretrained import generator_from_checkpoint, resolve_checkpoint
 
 RES = 16  # the classifier's resolution: pixel measures are taken there
 

@@ -187,6 +187,16 @@ def world(tmp_path_factory) -> dict[str, str]:
         p[name] = _write(root / f"{name}.json", json.dumps(content))
     p["cfg_broken"] = _write(root / "broken.json", '{"steps": 3,')
     p["earlier_out"] = _write(root / "results.txt", "someone's notes")
+
+    # Outputs made by the commands themselves, and a folder nothing can be written to.
+    p["exported"] = root / "exported"
+    assert main(["export", "--ckpt", str(p["ckpt"]), "--out", str(p["exported"])]) == 0
+    p["samples"] = root / "samples"
+    argv = ["sample", "--ckpt", str(p["ckpt"]), "--out", str(p["samples"]), "--images", "4"]
+    assert main([*argv, "--device", "cpu"]) == 0
+    p["readonly"] = root / "readonly"
+    p["readonly"].mkdir()
+    p["readonly"].chmod(0o555)
     return {k: str(v) for k, v in p.items()}
 
 
@@ -212,7 +222,8 @@ T = ["train", "--out", "{root}/new-runs"]
 S = ["sample", "--out", "{root}/grid.png"]
 E = ["eval", "--samples", "8", "--metrics", "fid", "--extractor", "digits"]
 A = ["attention", "--out", "{root}/attn.png"]
-X = ["export", "--out", "{root}/exported"]
+X = ["export", "--out", "{root}/exported-new"]
+I = ["interpolate", "--out", "{root}/walk.gif"]  # noqa: E741 (the catalogue's one-letter prefixes)
 not_root = pytest.mark.skipif(ROOT_USER, reason="root reads any file")
 
 CASES = [
@@ -414,6 +425,128 @@ CASES = [
         "is a file, not a folder",
         id="sample-out-under-a-file",
     ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "/proc/grid.png"],
+        "no file can be created in '/proc'",
+        id="sample-out-in-proc",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "/proc/sagan/grid.png"],
+        "no file can be created in '/proc'",
+        id="sample-out-missing-parent-in-proc",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "{readonly}/new/grid.png"],
+        "it is read-only",
+        id="sample-out-read-only-parent",
+        marks=not_root,
+    ),
+    pytest.param(
+        [*S, "--ckpt", "nobody/no-such-model"],
+        "is not in the Hugging Face cache",
+        id="sample-hub-id-not-cached-offline",
+    ),
+    pytest.param(
+        [*S, "--ckpt", "{root}/no/such/model.pt"], "does not exist", id="sample-source-nothing"
+    ),
+    pytest.param(
+        [*S, "--ckpt", "{exported}", "--no-ema"],
+        "need a training checkpoint",
+        id="sample-no-ema-of-an-export",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "{root}/imgs", "--images", "0"],
+        "--images must be positive",
+        id="sample-images-0",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "{root}/imgs.png", "--images", "4"],
+        "is a folder for the PNGs",
+        id="sample-images-out-is-an-image-name",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "{notes}", "--images", "4"],
+        "is a file",
+        id="sample-images-out-is-a-file",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "{data}", "--images", "4"],
+        "holds other files",
+        id="sample-images-into-a-foreign-folder",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "{samples}", "--images", "8", "--seed", "1"],
+        "another seed",
+        id="sample-images-resume-with-another-seed",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "/proc/samples", "--images", "4"],
+        "no file can be created in '/proc'",
+        id="sample-images-out-in-proc",
+    ),
+    pytest.param(
+        ["sample", "--ckpt", "{ckpt}", "--out", "{root}/imgs", "--images", "4", "--npz", "x.zip"],
+        "must end in .npz",
+        id="sample-npz-suffix",
+    ),
+    pytest.param(
+        [
+            "sample",
+            "--ckpt",
+            "{ckpt}",
+            "--out",
+            "{root}/imgs",
+            "--images",
+            "4",
+            "--npz",
+            "/proc/x.npz",
+        ],
+        "no file can be created in '/proc'",
+        id="sample-npz-in-proc",
+    ),
+    pytest.param(
+        [*S, "--ckpt", "{ckpt}", "--npz", "{root}/x.npz"],
+        "--npz needs --images",
+        id="sample-npz-without-images",
+    ),
+    # sagan interpolate.
+    pytest.param([*I, "--ckpt", "{root}/none.pt"], "does not exist", id="interpolate-missing-ckpt"),
+    pytest.param([*I, "--ckpt", "{foreign}"], "not a sagan checkpoint", id="interpolate-foreign"),
+    pytest.param([*I, "--ckpt", "{ckpt}", "--steps", "1"], "at least 2", id="interpolate-steps-1"),
+    pytest.param(
+        [*I, "--ckpt", "{ckpt}", "--classes", "0,1,2"],
+        "one or two classes",
+        id="interpolate-3-classes",
+    ),
+    pytest.param(
+        [*I, "--ckpt", "{ckpt}", "--classes", "0,5"], "classes 0..2", id="interpolate-class"
+    ),
+    pytest.param(
+        ["interpolate", "--ckpt", "{ckpt}", "--out", "{root}/walk.mp4"],
+        "must end in .gif, .png",
+        id="interpolate-out-suffix",
+    ),
+    pytest.param(
+        ["interpolate", "--ckpt", "{ckpt}", "--out", "{root}"],
+        "is a folder",
+        id="interpolate-out-folder",
+    ),
+    pytest.param(
+        ["interpolate", "--ckpt", "{ckpt}", "--out", "/proc/walk.gif"],
+        "no file can be created in '/proc'",
+        id="interpolate-out-in-proc",
+    ),
+    pytest.param(
+        ["interpolate", "--ckpt", "{ckpt}", "--out", "{notes}/walk.gif"],
+        "is a file, not a folder",
+        id="interpolate-out-under-a-file",
+    ),
+    pytest.param(
+        ["interpolate", "--ckpt", "{ckpt}", "--out", "{readonly}/walk.gif"],
+        "it is read-only",
+        id="interpolate-out-read-only",
+        marks=not_root,
+    ),
     # sagan eval.
     pytest.param([*E, "--ckpt", "{root}/none.pt"], "does not exist", id="eval-missing-ckpt"),
     pytest.param([*E, "--ckpt", "{truncated}"], "cannot be read", id="eval-truncated-ckpt"),
@@ -447,6 +580,25 @@ CASES = [
         id="eval-out-would-overwrite",
     ),
     pytest.param([*E, "--ckpt", "{ckpt}", "--out", "{run}"], "is a folder", id="eval-out-folder"),
+    pytest.param(
+        [*E, "--ckpt", "{ckpt}", "--out", "/proc/results.json"],
+        "no file can be created in '/proc'",
+        id="eval-out-in-proc",
+    ),
+    pytest.param(
+        [*E, "--ckpt", "{ckpt}", "--out", "{notes}/results.json"],
+        "is a file, not a folder",
+        id="eval-out-under-a-file",
+    ),
+    pytest.param(
+        [*E, "--ckpt", "{ckpt}", "--out", "{readonly}/results.json"],
+        "it is read-only",
+        id="eval-out-read-only",
+        marks=not_root,
+    ),
+    pytest.param(
+        [*E, "--ckpt", "nobody/nothing"], "not in the Hugging Face cache", id="eval-hub-id"
+    ),
     pytest.param(
         [*E, "--fake", "{root}/nope", "--real", "{data}"], "is not a folder", id="eval-fake-missing"
     ),
@@ -500,6 +652,27 @@ CASES = [
         "is a folder",
         id="attention-out-folder",
     ),
+    pytest.param(
+        ["attention", "--ckpt", "{ckpt}", "--out", "/proc/attn.png"],
+        "no file can be created in '/proc'",
+        id="attention-out-in-proc",
+    ),
+    pytest.param(
+        ["attention", "--ckpt", "{ckpt}", "--out", "{notes}/attn.png"],
+        "is a file, not a folder",
+        id="attention-out-under-a-file",
+    ),
+    pytest.param(
+        ["attention", "--ckpt", "{ckpt}", "--out", "{readonly}/attn.png"],
+        "it is read-only",
+        id="attention-out-read-only",
+        marks=not_root,
+    ),
+    pytest.param(
+        [*A, "--ckpt", "{exported}", "--network", "d"],
+        "holds the generator only",
+        id="attention-d-of-an-export",
+    ),
     # sagan export.
     pytest.param([*X, "--ckpt", "{root}/none.pt"], "does not exist", id="export-missing-ckpt"),
     pytest.param([*X, "--ckpt", "{truncated}"], "cannot be read", id="export-truncated-ckpt"),
@@ -519,6 +692,49 @@ CASES = [
         ["export", "--ckpt", "{ckpt}", "--out", "{data}"],
         "holds other files",
         id="export-out-holds-other-files",
+    ),
+    pytest.param(
+        ["export", "--ckpt", "{ckpt}", "--out", "/proc/exported"],
+        "no file can be created in '/proc'",
+        id="export-out-in-proc",
+    ),
+    pytest.param(
+        ["export", "--ckpt", "{ckpt}", "--out", "{readonly}/exported"],
+        "it is read-only",
+        id="export-out-read-only",
+        marks=not_root,
+    ),
+    pytest.param(
+        [*X, "--ckpt", "{ckpt}", "--push-to-hub", "org/digits"],
+        "needs a Hugging Face token",
+        id="export-push-without-token",
+    ),
+    pytest.param(
+        [*X, "--ckpt", "{ckpt}", "--push-to-hub", "digits"],
+        "like org/name",
+        id="export-push-not-a-repo-id",
+    ),
+    pytest.param(
+        [*X, "--ckpt", "{ckpt}", "--push-to-hub", "org/bad name"],
+        "not a valid repository id",
+        id="export-push-invalid-repo-id",
+    ),
+    pytest.param(
+        [*X, "--ckpt", "{ckpt}", "--private"],
+        "--private applies to --push-to-hub",
+        id="export-private",
+    ),
+    # sagan train, its output.
+    pytest.param(
+        ["train", "--out", "/proc/runs"],
+        "no file can be created in '/proc'",
+        id="train-out-in-proc",
+    ),
+    pytest.param(
+        ["train", "--out", "{readonly}/runs"],
+        "it is read-only",
+        id="train-out-read-only",
+        marks=not_root,
     ),
     # sagan info.
     pytest.param(["info", "--num-classes", "-1"], "num_classes must be >= 0", id="info-classes"),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hub_cache import publish_to_cache
 from inception_standin import make_standin_inception_weights
 from PIL import Image
 
@@ -20,6 +21,8 @@ from sagan.cli import main
 from sagan.data.prepare import prepare_dataset
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+HUB_REPO = "your-org/sagan-digits"  # the README's Hub id, served from a local cache
+TINY_IMAGES = ["--images", "20"]
 
 # Options appended (when absent) so each command finishes in seconds on a CPU.
 TINY = {
@@ -36,7 +39,8 @@ TINY = {
         "20",
     ],
     "eval": ["--samples", "40", "--kid-subset-size", "10", "--batch", "20", "--device", "cpu"],
-    "sample": ["--n", "2"],
+    "sample": ["--n", "2", "--device", "cpu"],
+    "interpolate": ["--steps", "3", "--device", "cpu"],
     "experiment": ["--steps", "2", "--batch", "4", "--eval-samples", "20"],
     "per-class": ["--samples-per-class", "5"],
     "prepare": ["--workers", "0"],
@@ -109,7 +113,21 @@ def fixtures(tmp_path_factory):
     prepare_dataset(folder, prepared, 64, workers=0, log=lambda _: None, progress=False)
     imagenet = root / "imagenet-128"
     prepare_dataset(folder, imagenet, 128, workers=0, log=lambda _: None, progress=False)
+    # An export, the same export published to a local stand-in of the Hub's cache as
+    # HUB_REPO, and a sample folder of it (made here so that any line can run first).
+    exported, published = root / "exported", root / "hub-export"
+    for target in (exported, published):
+        assert (
+            main(["export", "--ckpt", str(runs / "00000-digits-digits"), "--out", str(target)]) == 0
+        )
+    commit = publish_to_cache(published, root / "hf-cache", HUB_REPO)
+    snapshot = root / "hf-cache" / f"models--{HUB_REPO.replace('/', '--')}" / "snapshots" / commit
+    samples = root / "digits-samples"
+    argv = ["sample", "--ckpt", str(snapshot), "--out", str(samples), *TINY_IMAGES]
+    assert main([*argv, "--device", "cpu"]) == 0
     return {
+        "digits-samples": str(samples),
+        "exported": str(exported),
         "data/my_images-64": str(prepared),
         "/data/imagenet-128": str(imagenet),
         "data/my_images": str(folder),
@@ -136,6 +154,8 @@ def adapt(command: str, fx: dict[str, str]) -> list[str]:
         if "--resume" in argv
         else dict(zip(TINY.get(sub, [])[::2], TINY.get(sub, [])[1::2]))
     )
+    if sub == "sample" and "--images" in argv:  # a folder of single images, not a grid
+        tiny = {"--device": "cpu", **dict(zip(TINY_IMAGES[::2], TINY_IMAGES[1::2]))}
     for flag, value in tiny.items():
         if flag in argv:
             argv[argv.index(flag) + 1] = value
@@ -149,11 +169,36 @@ def adapt(command: str, fx: dict[str, str]) -> list[str]:
     ]
 
 
+@pytest.fixture
+def readme_hub(fixtures, monkeypatch):
+    """huggingface_hub offline on the fixtures' cache, which holds HUB_REPO; its uploads
+    are recorded instead of sent (with a token in HF_TOKEN, as a logged-in user has)."""
+    import huggingface_hub.constants as constants
+    from huggingface_hub import HfApi
+
+    cache = Path(fixtures["runs/00000-digits-digits"]).parent.parent / "hf-cache"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_TOKEN", "hf_readme_test")
+    uploads: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: repo_id)
+
+    def upload_folder(self, *, repo_id, folder_path, **kw):
+        uploads.append((repo_id, sorted(kw.get("allow_patterns") or [])))
+        return f"https://huggingface.co/{repo_id}/commit/0"
+
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    return uploads
+
+
 @pytest.mark.parametrize("command", readme_commands())
-def test_readme_command_runs(command, fixtures, monkeypatch, tmp_path):
+def test_readme_command_runs(command, fixtures, readme_hub, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     Path(fixtures["OUT"]).mkdir(exist_ok=True)
     assert main(adapt(command, fixtures)) == 0, command
+    if "--push-to-hub" in command:
+        assert readme_hub and readme_hub[0][0] == HUB_REPO
+        assert {"config.json", "model.safetensors", "README.md"} <= set(readme_hub[0][1])
 
 
 @pytest.mark.parametrize("command", readme_torchrun_commands())

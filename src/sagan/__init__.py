@@ -9,6 +9,7 @@
 (torch.Size([2, 3, 128, 128]), torch.Size([2, 1024, 256]), torch.Size([2]))
 """
 
+from sagan import pretrained  # also installs Generator.from_pretrained and save_pretrained
 from sagan.api import evaluate, train
 from sagan.config import ModelConfig, TrainConfig
 from sagan.errors import SaganError
@@ -24,6 +25,7 @@ __all__ = [
     "SaganError",
     "TrainConfig",
     "evaluate",
+    "pretrained",
     "train",
 ]
 __version__ = "0.1.0"

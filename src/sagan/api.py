@@ -39,7 +39,7 @@ def evaluate(
     batch: int = 250,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Metrics of a generator (or a checkpoint, run folder or exported folder), as ``sagan eval``.
+    """Metrics of a generator (or any SOURCE of ``from_pretrained``), as ``sagan eval``.
 
     ``real`` defaults to 'digits' for 16x16 digits models; otherwise pass the reference
     data. ``extractor`` 'auto' uses the digits classifier for digits data, else Inception.

@@ -13,13 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sagan.commands.common import (
-    check_output_file,
-    generator_from_checkpoint,
-    int_list,
-    resolve_checkpoint,
-)
-from sagan.config import TrainConfig
+from sagan.commands.common import SOURCE_HELP, int_list
+from sagan.commands.preflight import check_output_file
 from sagan.errors import SaganError
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps")
@@ -28,7 +23,9 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp", ".tif", ".t
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``attention`` and its options."""
     p = sub.add_parser("attention", help="draw attention maps of a checkpoint", description=__doc__)
-    p.add_argument("--ckpt", required=True, help="checkpoint file or run folder")
+    p.add_argument(
+        "--ckpt", required=True, metavar="SOURCE", help=f"{SOURCE_HELP} (D: a checkpoint or run)"
+    )
     p.add_argument(
         "--out", required=True, help="output PNG (the maps go to the same name with .npz)"
     )
@@ -70,25 +67,14 @@ def parse_points(text: str) -> list[tuple[float, float]]:
 
 def run(args: argparse.Namespace) -> None:
     """Compute the maps, draw the figure and save the raw maps."""
+    from sagan.pretrained import load
     from sagan.viz.attention import attention_grid_figure
 
-    check_output_file(args.out, FIGURE_SUFFIXES, "a figure")
-    needs = ("config", "G", "D") if args.network == "d" else ("config", "G")
-    ckpt_path, ckpt = resolve_checkpoint(args.ckpt, needs)
-    G = generator_from_checkpoint(ckpt)
-    D = None
-    if args.network == "d":
-        from sagan.models import Discriminator
-
-        D = Discriminator(TrainConfig.from_dict(ckpt["config"]).model)
-        try:
-            D.load_state_dict(ckpt["D"])
-        except RuntimeError as e:
-            raise SaganError(
-                f"the D weights in '{ckpt_path}' do not fit its config: "
-                f"{str(e).splitlines()[0][:160]}"
-            ) from None
-        D.eval()
+    out = check_output_file(args.out, FIGURE_SUFFIXES, "a figure")
+    check_output_file(out.with_suffix(".npz"), (".npz",), "the raw maps")
+    loaded = load(args.ckpt)
+    G = loaded.G
+    D = loaded.discriminator() if args.network == "d" else None
     net = G if D is None else D
     names = sorted(net.attn, key=lambda n: int(n[4:]))
     if not names:

@@ -11,15 +11,16 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
-from sagan.config import DIGITS_CLASSES, TrainConfig
+from sagan.commands.common import SOURCE_HELP
+from sagan.commands.preflight import check_writable_folder
+from sagan.config import DIGITS_CLASSES
 from sagan.errors import SaganError
 from sagan.training.state import resolve_device
 
 if TYPE_CHECKING:
     import torch
 
-    from sagan.models import Generator
+    from sagan.pretrained import Pretrained
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--ckpt", help="checkpoint file or run folder to sample from")
+    src.add_argument("--ckpt", metavar="SOURCE", help=f"the generator to sample: {SOURCE_HELP}")
     src.add_argument("--fake", help="a folder of generated images to evaluate instead")
     p.add_argument(
         "--metrics",
@@ -86,7 +87,8 @@ def run(args: argparse.Namespace) -> None:
         check_results_file(Path(args.out))
     device = resolve_device(args.device)
     if args.ckpt:
-        G, ckpt_path, ckpt, real_spec = open_checkpoint(args, names, device)
+        loaded, real_spec = open_checkpoint(args, names, device)
+        G = loaded.G
         resolution = G.cfg.resolution
     else:
         fake_set = open_image_dir(args.fake, args.resolution)
@@ -106,8 +108,9 @@ def run(args: argparse.Namespace) -> None:
         results = evaluate_generator(
             G, names, args.samples, reference, extractor, args.batch, args.seed
         )
-        results["checkpoint"] = str(ckpt_path)
-        results["step"] = int(ckpt.get("step", 0))
+        results["checkpoint"] = str(loaded.path)
+        results["source"] = str(loaded.source)
+        results["step"] = loaded.step
     else:
         per_class = "intra_fid" in names
         batches = dataset_batches(fake_set, args.batch, sort_by_class=per_class, desc="fake")
@@ -126,19 +129,33 @@ def run(args: argparse.Namespace) -> None:
     results["metrics"] = names
     print_table(results)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        write_results(Path(args.out).expanduser(), results)
         print(f"wrote {args.out}")
+
+
+def write_results(out: Path, results: dict[str, Any]) -> None:
+    """The results as JSON, written atomically (the folder was checked before any work)."""
+    from sagan.export import write_atomically
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SaganError(f"cannot write --out '{out}': {e.strerror or e}") from None
+    write_atomically(out, (json.dumps(results, indent=2) + "\n").encode())
 
 
 def open_checkpoint(
     args: argparse.Namespace, names: list[str], device: torch.device
-) -> tuple[Generator, Path, dict[str, Any], str]:
-    """G, the checkpoint's path and contents, and the real data to compare with (--real,
-    else the run's own data), after checking --resolution and the metrics against G."""
-    ckpt_path, ckpt = resolve_checkpoint(args.ckpt)
-    G = generator_from_checkpoint(ckpt, device)
-    real_spec = args.real or TrainConfig.from_dict(ckpt["config"]).data
+) -> tuple[Pretrained, str]:
+    """The loaded SOURCE and the real data to compare with (--real, else the data it was
+    trained on), after checking --resolution and the metrics against G."""
+    from sagan.pretrained import load
+
+    loaded = load(args.ckpt, device=device)
+    G = loaded.G
+    real_spec = args.real or loaded.training_data
+    if not real_spec:
+        raise SaganError(f"{loaded.source} does not record its training data: pass --real")
     resolution = G.cfg.resolution
     if args.resolution not in (None, resolution):
         raise SaganError(
@@ -146,7 +163,7 @@ def open_checkpoint(
             f"{resolution}x{resolution} images: drop --resolution (it is for --fake)"
         )
     check_model_metrics(names, G.cfg.num_classes, args.extractor, real_spec)
-    return G, ckpt_path, ckpt, real_spec
+    return loaded, real_spec
 
 
 def check_numbers(args: argparse.Namespace) -> None:
@@ -167,6 +184,7 @@ def check_results_file(out: Path) -> None:
     blocking = next((q for q in out.parents if q.exists()), None)
     if blocking is not None and not blocking.is_dir():
         raise SaganError(f"cannot write --out '{out}': '{blocking}' is a file, not a folder")
+    check_writable_folder(out.parent, "--out", "a file in a folder")
     if out.exists():
         try:
             earlier = json.loads(out.read_text())

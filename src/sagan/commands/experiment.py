@@ -72,7 +72,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         k.set_defaults(run=run_training_experiment)
     k = kinds.add_parser("per-class", help="Sec. 5.3: FID of single classes")
     k.add_argument(
-        "--ckpt", action="append", required=True, help="checkpoint or run folder (give one or two)"
+        "--ckpt",
+        action="append",
+        required=True,
+        metavar="SOURCE",
+        help="checkpoint, run folder, export or Hub id org/name (give one or two)",
     )
     k.add_argument("--classes", type=int_list, required=True, help="classes, e.g. 1,247,980")
     k.add_argument("--samples-per-class", type=int, default=500, help="default 500")
@@ -209,11 +213,10 @@ def run_training_experiment(args: argparse.Namespace) -> None:
 
 def run_per_class(args: argparse.Namespace) -> None:
     """FID of each chosen class for each model; table and bar chart."""
-    from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
     from sagan.commands.evaluate import open_reference
-    from sagan.config import TrainConfig
     from sagan.experiments.per_class import per_class_fid, write_per_class
     from sagan.metrics.features import make_extractor
+    from sagan.pretrained import load
 
     if len(args.ckpt) > 2:
         raise SaganError("per-class compares one or two models: give --ckpt once or twice")
@@ -221,19 +224,23 @@ def run_per_class(args: argparse.Namespace) -> None:
         raise SaganError("--samples-per-class must be at least 2 (a covariance needs two samples)")
     results, names, reference, extractor = {}, None, None, None
     for i, path in enumerate(args.ckpt):
-        ckpt_path, ckpt = resolve_checkpoint(path)
-        G = generator_from_checkpoint(ckpt)
+        loaded = load(path)
+        G = loaded.G
         k = G.cfg.num_classes
         bad = [c for c in args.classes if not 0 <= c < k]
         if bad:
-            raise SaganError(f"class {bad[0]} is out of range: {ckpt_path} has classes 0..{k - 1}")
+            raise SaganError(
+                f"class {bad[0]} is out of range: {loaded.path} has classes 0..{k - 1}"
+            )
         if reference is None:
-            real = args.real or TrainConfig.from_dict(ckpt["config"]).data
+            real = args.real or loaded.training_data
+            if not real:
+                raise SaganError(f"{loaded.source} does not record its training data: pass --real")
             extractor = make_extractor(
                 "digits" if real == "digits" else "inception", args.inception_weights
             )
             reference = open_reference(real, G.cfg.resolution, extractor, 250, "cpu")
-            names = ckpt.get("class_names")
+            names = loaded.info.get("class_names")
         label = f"{chr(65 + i)}: {distinct_names(args.ckpt)[i]}"
         results[label] = per_class_fid(
             G, list(args.classes), args.samples_per_class, reference, extractor, 250, args.seed

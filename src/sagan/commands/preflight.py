@@ -1,9 +1,16 @@
-"""Checks ``sagan train`` makes before it writes anything, so that bad input fails in one
-line and leaves existing run folders as they were."""
+"""Checks the commands make before they compute or write anything, so that bad input
+fails in one line and leaves existing run folders and outputs as they were.
+
+The output checks (``check_writable_folder``, ``check_output_file``,
+``check_output_folder``) serve every command that writes: train, sample, interpolate,
+attention, eval and export.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +20,68 @@ from sagan.errors import SaganError
 UNREADABLE_PREFIX = "warning: skipping unreadable checkpoint: "
 
 
+def check_writable_folder(folder: str | Path, flag: str = "--out", what: str = "a folder") -> None:
+    """``folder`` can take new files: it is a folder that does, or it can be made in the
+    nearest folder above it that exists and does.
+
+    Writability is probed by creating and removing a file: permission bits do not tell
+    about root, read-only mounts or /proc.
+    """
+    path = Path(folder).expanduser()
+    blocking = next((q for q in (path, *path.parents) if q.exists()), Path.cwd())
+    if not blocking.is_dir():
+        where = "is a file" if blocking == path else f"lies under the file '{blocking}'"
+        raise SaganError(f"{flag} '{folder}' {where}: pass {what}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sagan-probe-", dir=blocking)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        why = (
+            "it is read-only"
+            if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+            else (e.strerror or str(e))
+        )
+        raise SaganError(
+            f"cannot write {flag} '{folder}': no file can be created in '{blocking}' ({why}); "
+            "choose a writable folder"
+        ) from None
+
+
+def check_output_file(
+    path: str | Path, suffixes: tuple[str, ...], what: str, flag: str = "--out"
+) -> Path:
+    """``path`` names a new or replaceable file with one of ``suffixes`` (not a folder),
+    in a folder that exists or can be made, and that takes new files."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise SaganError(
+            f"{flag} '{path}' is a folder: pass a file name, e.g. '{p / ('out' + suffixes[0])}'"
+        )
+    if p.suffix.lower() not in suffixes:
+        raise SaganError(
+            f"{flag} '{path}' must end in {', '.join(suffixes)} ({what}), "
+            f"e.g. '{p.with_suffix(suffixes[0])}'"
+        )
+    blocking = next((q for q in p.parents if q.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise SaganError(f"cannot write {flag} '{path}': '{blocking}' is a file, not a folder")
+    if p.exists() and not p.is_file():
+        raise SaganError(f"{flag} '{path}' is not a regular file: pass a new file name")
+    check_writable_folder(p.parent, flag, "a file in a folder")
+    return p
+
+
+def check_output_folder(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` is a folder that exists or can be made, and that takes new files."""
+    check_writable_folder(path, flag, "a folder")
+    return Path(path).expanduser()
+
+
 def check_new_run_out(out: str) -> None:
     """``--out`` is the parent of run folders; refuse a run folder itself (runs would nest)."""
     path = Path(out).expanduser()
-    blocking = next((q for q in (path, *path.parents) if q.exists()), None)
-    if blocking is not None and not blocking.is_dir():
-        where = "is a file" if blocking == path else f"lies under the file '{blocking}'"
-        raise SaganError(f"--out '{out}' {where}: pass a folder for run folders")
+    check_writable_folder(out, "--out", "a folder for run folders")
     if (path / "config.json").is_file() and (path / "checkpoints").is_dir():
         parent = path.parent if str(path.parent) != "." else "runs"
         raise SaganError(

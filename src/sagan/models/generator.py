@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -40,7 +42,7 @@ def truncated_normal(
 
 
 class Generator(nn.Module):
-    """z [B, z_dim] and class y [B] -> image [B, 3, R, R] in [-1, 1].
+    """z [B, z_dim] and class y [B] (or class weights [B, K]) -> image [B, 3, R, R] in [-1, 1].
 
     SN-linear to a 4x4 map, residual up-blocks with conditional batch norm, attention
     after the blocks whose output size is in ``cfg.attn_g``, then BN-ReLU-conv3x3-tanh.
@@ -65,7 +67,11 @@ class Generator(nn.Module):
     def forward(
         self, z: torch.Tensor, y: torch.Tensor | None = None, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Generate images; with ``return_attention`` also the maps {layer: [B, N, N_k]}."""
+        """Generate images; with ``return_attention`` also the maps {layer: [B, N, N_k]}.
+
+        y holds labels [B], or class weights [B, K] that mix the classes' conditioning
+        (one-hot rows give exactly the labels' images).
+        """
         maps: dict[str, torch.Tensor] = {}
         h = self.linear(z).view(z.shape[0], -1, BASE_RESOLUTION, BASE_RESOLUTION)  # [NCHW]
         for block, site in zip(self.blocks, self.attn_sites):
@@ -107,24 +113,58 @@ class Generator(nn.Module):
             self.train(was_training)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> Generator:
-        """Load an exported folder (``sagan export``) or a training checkpoint / run folder.
+    def from_pretrained(
+        cls,
+        source: str | Path,
+        revision: str | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Generator:
+        """Load G from an exported folder, a run folder, a checkpoint or a Hub id ``org/name``.
 
-        A checkpoint's EMA weights are used when the run kept them. The model is
-        returned in eval mode.
+        A checkpoint's EMA weights are used when the run kept them; ``revision`` (a
+        branch, tag or commit) applies to Hub ids only. The model is returned in eval
+        mode. The loading itself lives in ``sagan.pretrained``.
 
         >>> import sagan
-        >>> G = sagan.Generator.from_pretrained(exported_dir)  # doctest: +SKIP
+        >>> G = sagan.Generator.from_pretrained("org/sagan-digits")  # doctest: +SKIP
         """
-        path = Path(path)
-        if (path / "model.safetensors").is_file():
-            from sagan.export import load_exported
+        return _pretrained_io().load(source, revision, device)
 
-            return load_exported(path, device)
-        from sagan.commands.common import generator_from_checkpoint, resolve_checkpoint
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write ``model.safetensors``, ``config.json``, a model card and a sample grid.
 
-        _, ckpt = resolve_checkpoint(str(path))
-        return generator_from_checkpoint(ckpt, device)
+        The folder must be new, empty or an earlier export; spectral norm is baked into
+        plain weights (G itself is left as it is). Returns the folder.
+        """
+        return _pretrained_io().save(self, folder)
+
+
+class PretrainedIO(NamedTuple):
+    """How ``Generator.from_pretrained`` and ``save_pretrained`` reach the loading layer.
+
+    The models sit below everything that reads checkpoints, exported folders or the Hub,
+    so they cannot import that code; ``sagan.pretrained`` installs its functions here
+    when ``sagan`` is imported (dependency inversion: the model owns the interface, the
+    layer above supplies it).
+    """
+
+    load: Callable[[str | Path, str | None, str | torch.device], Generator]
+    save: Callable[[Generator, str | Path], Path]
+
+
+_PRETRAINED_IO: PretrainedIO | None = None
+
+
+def install_pretrained_io(io: PretrainedIO) -> None:
+    """Set the functions behind ``from_pretrained`` and ``save_pretrained``."""
+    global _PRETRAINED_IO
+    _PRETRAINED_IO = io
+
+
+def _pretrained_io() -> PretrainedIO:
+    if _PRETRAINED_IO is None:  # only when sagan.models is used without the sagan package
+        raise RuntimeError("import sagan first: it installs the loading of pretrained generators")
+    return _PRETRAINED_IO
 
 
 def attention_sites(sizes: tuple[int, ...], wanted: tuple[int, ...]) -> list[str | None]:

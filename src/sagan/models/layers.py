@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm
@@ -61,6 +62,18 @@ def xavier(module: nn.Module) -> nn.Module:
     return module
 
 
+def class_rows(table: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A per-class table's rows for labels or class weights: e_y = table[y], or
+    e_w = sum_k w_k table[k] = w @ table for weights w [N, K].
+
+    One-hot weights give exactly the label's row (every other term is an exact zero),
+    so mixing classes (interpolation) needs no second code path.
+    """
+    if y.is_floating_point():
+        return y.to(table.dtype) @ table
+    return F.embedding(y, table)
+
+
 def conditional_batch_norm(
     x_hat: torch.Tensor, gamma_y: torch.Tensor, beta_y: torch.Tensor
 ) -> torch.Tensor:
@@ -74,7 +87,8 @@ def conditional_batch_norm(
 class ConditionalBatchNorm2d(nn.Module):
     """BatchNorm without affine, then a per-class gamma (init 1) and beta (init 0).
 
-    With ``num_classes == 0`` it is an ordinary affine BatchNorm (unconditional G).
+    y is labels [N] or class weights [N, K] (see ``class_rows``). With
+    ``num_classes == 0`` it is an ordinary affine BatchNorm (unconditional G).
     """
 
     def __init__(self, channels: int, num_classes: int, eps: float = 1e-5) -> None:
@@ -91,4 +105,5 @@ class ConditionalBatchNorm2d(nn.Module):
         x_hat = self.bn(x)
         if self.num_classes == 0:
             return x_hat
-        return conditional_batch_norm(x_hat, self.gamma(y), self.beta(y))
+        gamma_y = class_rows(self.gamma.weight, y)
+        return conditional_batch_norm(x_hat, gamma_y, class_rows(self.beta.weight, y))
