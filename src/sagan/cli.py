@@ -13,6 +13,7 @@ from sagan.commands import (
     attention,
     evaluate,
     experiment,
+    explore,
     export,
     info,
     prepare,
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="sagan", description="Self-Attention GAN: train, sample, inspect.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    for module in (train, prepare, sample, evaluate, attention, experiment, export, info):
+    for module in (train, prepare, sample, evaluate, attention, experiment, explore, export, info):
         module.add_parser(sub)
     return parser
 
