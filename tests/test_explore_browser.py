@@ -108,9 +108,20 @@ def _cards(page) -> list[dict]:
     return cards
 
 
-def _wait(page, count: int, **attrs: str) -> None:
+def _wait(page, count: int, before: str | None = None, **attrs: str) -> None:
+    """Until the map panel shows ``count`` maps (and ``attrs``) and the large image is a new
+    one (not ``before``), painted: a click while it is being replaced would be lost."""
     selector = "".join(f'[data-{k}="{v}"]' for k, v in attrs.items())
     page.wait_for_selector(f'#sagan-map-cards[data-count="{count}"]{selector}')
+    page.wait_for_function(
+        """before => { const img = document.querySelector('#sagan-view img');
+            return img.src !== before && img.complete && img.naturalWidth > 0; }""",
+        arg=before,
+    )
+
+
+def _large(page) -> str:
+    return page.locator("#sagan-view img").get_attribute("src")
 
 
 def _raw_maps(run: Path, tmp_path: Path, cards: list[dict], network: str, cls: int) -> np.ndarray:
@@ -147,22 +158,26 @@ def test_the_page_shows_the_maps_sagan_attention_writes(served, tmp_path):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 1400}, accept_downloads=True
+        )
         context.route("**/*", only_local)
         page = context.new_page()
         page.set_default_timeout(20_000)
         page.goto(url)
         _wait(page, 0, seed="0")
 
+        before = _large(page)
         page.locator("#sagan-class input").click()
         page.get_by_role("option", name="owl", exact=True).click()
-        _wait(page, 0, **{"class": "2"})
+        _wait(page, 0, before, **{"class": "2"})
 
         view = page.locator("#sagan-view img")
         box = view.bounding_box()
         for n, (x, y) in enumerate([(3.5, 4.5), (12.5, 11.5)], start=1):
+            before = _large(page)
             page.mouse.click(box["x"] + x / R * box["width"], box["y"] + y / R * box["height"])
-            _wait(page, n)
+            _wait(page, n, before)
         cards = _cards(page)
         assert [c["slot"] for c in cards] == ["0", "1"]
         for card, (x, y) in zip(cards, [(3.5, 4.5), (12.5, 11.5)]):
@@ -190,8 +205,29 @@ def test_the_page_shows_the_maps_sagan_attention_writes(served, tmp_path):
         assert "not a readable image" in page.locator("#sagan-status").inner_text()
         assert page.locator("#sagan-map-cards").get_attribute("data-source") == "generated"
         good = tmp_path / "good.png"
-        Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(good)
+        Image.fromarray(
+            np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+        ).save(good)
         upload.set_input_files(str(good))
         _wait(page, 2, source="upload")
         browser.close()
     assert outside == [], f"the page tried to reach {outside}"
+
+
+def test_the_benchmark_times_start_up_and_clicks_and_saves_a_screenshot(served, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    run, _ = served
+    shot, numbers = tmp_path / "page.png", tmp_path / "numbers.json"
+    argv = [sys.executable, "benchmarks/explore_page.py", str(run), "--clicks", "2"]
+    argv += ["--class", "dog", "--screenshot", str(shot), "--json", str(numbers)]
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(numbers.read_text())
+    assert 0 < result["startup_s"] < 120 and 0 < result["click_median_s"] <= result["click_max_s"]
+    assert result["clicks"] == 2 and result["blocked_requests"] == []
+    with Image.open(shot) as image:
+        assert image.format == "PNG" and image.width == 1280 and image.height > 900

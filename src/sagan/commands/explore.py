@@ -130,14 +130,14 @@ def run(args: argparse.Namespace) -> None:
     G, D, names = load_models(args.source, resolve_device(args.device))
     explorer = Explorer(G, D, names)
     title = f"sagan explore: {Path(args.source).resolve().name}"
-    if not is_loopback(args.host):
-        print(
-            f"warning: --host {args.host} opens the page to the network: anyone who can reach "
-            f"this machine on port {args.port} can use it",
-            file=sys.stderr,
-        )
     try:
         check_port(args.host, args.port)
+        if not is_loopback(args.host):
+            print(
+                f"warning: --host {args.host} opens the page to the network: anyone who can "
+                f"reach this machine on port {args.port} can use it",
+                file=sys.stderr,
+            )
         page, _ = build_page(gr, explorer, title)
         if args.check:
             print(explorer.describe())

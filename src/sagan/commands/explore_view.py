@@ -80,7 +80,7 @@ def read_upload(path: str | Path, resolution: int) -> torch.Tensor:
     Raises SaganError with a message for the page when the file is too large, not an
     image, or cannot be decoded.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     from sagan.data.folder import decode_image_file, skip_reason
 
@@ -90,6 +90,8 @@ def read_upload(path: str | Path, resolution: int) -> torch.Tensor:
     try:
         with Image.open(path) as img:
             fmt, (width, height) = img.format, img.size
+    except UnidentifiedImageError:
+        raise SaganError("the upload is not a readable image") from None
     except Exception as e:  # whatever a hostile file makes Pillow raise, the page stays up
         raise SaganError(f"the upload is not a readable image ({skip_reason(e)})") from None
     if fmt not in UPLOAD_FORMATS:
@@ -250,8 +252,10 @@ class Explorer:
             "network": net,
             "source": "upload" if view.network == "D upload" else "generated",
             "class": str(view.cls),
+            "class-name": self.class_names[view.cls] if self.class_names else "",
             "seed": str(view.seed),
             "resolution": str(self.resolution),
+            "points": ";".join(f"{x:g},{y:g}" for x, y in view.points),
         }
         return map_cards_html(head, layers, view.points)
 
