@@ -114,26 +114,23 @@ def test_clicks_map_to_pixels_and_the_grid_opens_the_sample_clicked(explorer):
     assert np.abs(large[16::32, 16::32].astype(float) - u8).max() <= 1
     grid_view = dataclasses.replace(view, mode="grid", seed=10)
     grid = explorer.large_image(grid_view, None)
-    tile = VIEW_PIXELS // 4
-    assert explorer.grid_sample(tile + 10, tile + 10) == 5
-    assert explorer.grid_sample(tile + 1, 5) is None  # the gap between tiles
-    opened = grid_click(explorer, grid_view, tile * 2 + 20, 30)
+    tile, gap = explorer.tile(), 4
+    assert tile == 128 and grid.shape == (2 * tile + 3 * gap, 4 * tile + 5 * gap, 3)
+    assert explorer.grid_sample(gap + tile + gap + 10, gap + tile + gap + 10) == 5
+    assert explorer.grid_sample(gap + tile + 1, 10) is None  # the gap between two samples
+    seen = {
+        explorer.grid_sample(gap + c * (tile + gap) + 5, gap + r * (tile + gap) + 5)
+        for r in (0, 1)
+        for c in range(4)
+    }
+    assert seen == set(range(GRID_SAMPLES))
+    opened = grid_click(explorer, grid_view, gap + 2 * (tile + gap) + 20, 30)
     assert (opened.mode, opened.seed) == ("single", 12)
     sample, _ = explorer.image_and_maps(opened, None)
-    top, left = 0, 2 * (tile + 4)
-    shown = grid[top : top + tile : tile // 16, left : left + tile : tile // 16].astype(float)
+    left = gap + 2 * (tile + gap)
+    shown = grid[gap : gap + tile : tile // 16, left : left + tile : tile // 16].astype(float)
     expected = ((sample.clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy()
-    assert np.abs(shown - expected).max() <= 1  # batching may move a value by one level
-    assert (
-        len(
-            {
-                explorer.grid_sample(c * (tile + 4) + 5, r * (tile + 4) + 5)
-                for r in (0, 1)
-                for c in range(4)
-            }
-        )
-        == GRID_SAMPLES
-    )
+    assert np.abs(shown - expected).max() <= 1  # a batch of 8 may round a value differently
 
 
 def test_truncation_and_new_samples_change_the_image_and_the_figure_downloads(explorer):
@@ -207,3 +204,12 @@ def test_check_builds_the_page_and_warns_when_open_to_the_network(run, capsys):
     assert "warning: --host 0.0.0.0 opens the page to the network" in capsys.readouterr().err
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
     assert page_url("0.0.0.0", 7860) == "http://127.0.0.1:7860/"
+
+
+def test_control_values_from_the_page_are_kept_in_range():
+    from sagan.commands.explore_page import MAX_SEED, clamp, truncation
+
+    assert clamp(-3, 0, 9) == 0 and clamp(12.0, 0, 9) == 9 and clamp(None, 0, 9) == 0
+    assert clamp(10**30, 0, MAX_SEED) == MAX_SEED and clamp("x", 0, 9) == 0
+    assert truncation(0) is None and truncation(-1) is None and truncation(0.5) == 0.5
+    assert truncation(float("nan")) is None and truncation(None) is None

@@ -36,6 +36,7 @@ HELP = (
 OUTPUTS = ("view", "large", "figure", "download", "layers", "cards", "status")
 CONTROLS = ("seed", "mode", "network", "layer")  # also set by events, so redrawn too
 QUEUE = "explorer"  # one concurrency slot shared by every event
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes no more
 
 
 def theme(gr):
@@ -69,6 +70,23 @@ def status_line(explorer: Explorer, view: View) -> str:
     if view.mode == "grid":
         return f"Seeds {view.seed} to {view.seed + 7} of {explorer.class_label(view)}: click a sample to open it."
     return f"{explorer.title(view)}: {len(view.points)} of 4 queries placed."
+
+
+def clamp(value, low: int, high: int) -> int:
+    """An integer from a control, kept in [low, high] (the page's API takes any number)."""
+    try:
+        return min(max(int(value or 0), low), high)
+    except (TypeError, ValueError, OverflowError):
+        return low
+
+
+def truncation(value) -> float | None:
+    """The truncation threshold from the slider: None for 0 (or anything not positive)."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        return None
+    return t if 0 < t < float("inf") else None
 
 
 def switch_network(explorer: Explorer, v: View, up, network: str):
@@ -136,6 +154,7 @@ def controls(gr, explorer: Explorer, first: View, shown: dict[str, Any]) -> dict
         label="image for D (PNG, JPEG, WebP, BMP, GIF, TIFF; at most 20 MB)",
         file_types=["image"],
         type="filepath",
+        height=110,
         visible=explorer.D is not None,
         elem_id="sagan-upload",
     )
@@ -211,9 +230,10 @@ def wire(gr, explorer: Explorer, c: dict[str, Any]) -> None:
 
     c["large"].select(select, state, targets, concurrency_id=QUEUE, show_progress="hidden")
     replace = dataclasses.replace
-    on(c["cls"].input, lambda v, up, k: replace(v, cls=int(k)), [c["cls"]])
-    on(c["seed"].input, lambda v, up, s: replace(v, seed=max(0, int(s or 0))), [c["seed"]])
-    on(c["trunc"].release, lambda v, up, t: replace(v, truncation=float(t) or None), [c["trunc"]])
+    top_class = max(len(explorer.class_names) - 1, 0)
+    on(c["cls"].input, lambda v, up, k: replace(v, cls=clamp(k, 0, top_class)), [c["cls"]])
+    on(c["seed"].input, lambda v, up, s: replace(v, seed=clamp(s, 0, MAX_SEED)), [c["seed"]])
+    on(c["trunc"].release, lambda v, up, t: replace(v, truncation=truncation(t)), [c["trunc"]])
     on(c["new"].click, lambda v, up: replace(v, seed=v.seed + (8 if v.mode == "grid" else 1)))
     on(c["mode"].input, lambda v, up, m: replace(v, mode=m), [c["mode"]])
     on(c["network"].input, lambda v, up, n: switch_network(explorer, v, up, n), [c["network"]])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from sagan.commands.explore_maps import layer_rows_html, map_cards_html
 from sagan.errors import SaganError
@@ -27,6 +28,7 @@ from sagan.viz.attention import (
     figure_png,
     image_and_maps,
     image_view,
+    latent,
     pick_queries,
     pixel_query,
     query_pixel,
@@ -39,7 +41,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 50_000_000  # a 20 MB PNG of one colour could otherwise decode to gigabytes
 UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "PPM")
 NETWORKS = {"G": "G", "D": "D, on this sample", "D upload": "D, on the uploaded image"}
-CACHED_IMAGES = 8
+CACHED_IMAGES = 8  # images with their maps, so that clicks and switches do not rerun G
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Explorer:
         self._images: OrderedDict[tuple, tuple[torch.Tensor, dict[str, torch.Tensor]]] = (
             OrderedDict()
         )
+        self._grid: tuple[tuple | None, np.ndarray | None] = (None, None)
 
     # What a view shows.
 
@@ -193,34 +196,41 @@ class Explorer:
         queries = self.queries(beta, view) if beta is not None else []
         return image_view(image, beta, queries, VIEW_PIXELS)
 
+    def tile(self) -> int:
+        """Side of a sample in the grid: the image nearest-upscaled to about 128 pixels."""
+        return self.resolution * max(1, (VIEW_PIXELS // GRID_COLUMNS) // self.resolution)
+
     @torch.no_grad()
     def grid(self, view: View) -> np.ndarray:
-        """Samples seed .. seed + 7 of the view's class, 4 per row, nearest-upscaled."""
-        R = self.resolution
-        tile = R * max(1, (VIEW_PIXELS // GRID_COLUMNS) // R)
-        rows = GRID_SAMPLES // GRID_COLUMNS
-        canvas = np.full(
-            (rows * tile + (rows - 1) * GRID_GAP, GRID_COLUMNS * (tile + GRID_GAP) - GRID_GAP, 3),
-            255,
-            np.uint8,
-        )
-        for i in range(GRID_SAMPLES):
-            image, _ = self.image_and_maps(dataclasses.replace(view, seed=view.seed + i), None)
-            u8 = ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-            big = u8.repeat_interleave(tile // R, 1).repeat_interleave(tile // R, 2)
-            top, left = (
-                (i // GRID_COLUMNS) * (tile + GRID_GAP),
-                (i % GRID_COLUMNS) * (tile + GRID_GAP),
+        """G's samples seed .. seed + 7 of the view's class, 4 per row, nearest-upscaled."""
+        from torchvision.utils import make_grid
+
+        key = (view.cls, view.seed, view.truncation)
+        if self._grid[0] != key:
+            device = next(self.G.parameters()).device
+            z = torch.cat(
+                [
+                    latent(self.G.cfg.z_dim, view.seed + i, view.truncation)
+                    for i in range(GRID_SAMPLES)
+                ]
             )
-            canvas[top : top + tile, left : left + tile] = big.permute(1, 2, 0).numpy()
-        return canvas
+            y = torch.full((GRID_SAMPLES,), view.cls, device=device) if self.class_names else None
+            images = self.G(z.to(device), y).float().cpu()
+            images = F.interpolate(
+                images, scale_factor=self.tile() // self.resolution, mode="nearest"
+            )
+            grid = make_grid(
+                images, GRID_COLUMNS, GRID_GAP, normalize=True, value_range=(-1, 1), pad_value=1
+            )
+            pixels = grid.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+            self._grid = (key, pixels)
+        return self._grid[1]
 
     def grid_sample(self, x: int, y: int) -> int | None:
-        """The index of the grid tile that holds pixel (x, y) of the grid picture."""
-        R = self.resolution
-        step = R * max(1, (VIEW_PIXELS // GRID_COLUMNS) // R) + GRID_GAP
-        col, row = x // step, y // step
-        inside = x % step < step - GRID_GAP and y % step < step - GRID_GAP
+        """The index of the grid sample under pixel (x, y) of the grid picture, if any."""
+        step = self.tile() + GRID_GAP
+        col, row = (x - GRID_GAP) // step, (y - GRID_GAP) // step
+        inside = (x - GRID_GAP) % step < self.tile() and (y - GRID_GAP) % step < self.tile()
         if not inside or not (0 <= col < GRID_COLUMNS and 0 <= row < GRID_SAMPLES // GRID_COLUMNS):
             return None
         return int(row * GRID_COLUMNS + col)
