@@ -81,8 +81,8 @@ def _card(
     attrs = {
         "layer": layer,
         "slot": slot,
-        "x": f"{x:g}",
-        "y": f"{y:g}",
+        "x": repr(float(x)),
+        "y": repr(float(y)),
         "query": q,
         "side": pixels.shape[0],
         "max": exact(np.asarray([top])),

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sagan.commands.explore_maps import layer_rows_html, map_cards_html
+from sagan.commands.explore_maps import key_grid, layer_rows_html, map_cards_html
 from sagan.errors import SaganError
 from sagan.models.attention import SelfAttention
 from sagan.viz.attention import (
@@ -112,8 +112,8 @@ def read_upload(path: str | Path, resolution: int) -> torch.Tensor:
 class Explorer:
     """Pictures of a generator's (and, given D, a discriminator's) attention for views."""
 
-    def __init__(self, G, D=None, class_names: list[str] | None = None, name: str = "") -> None:
-        self.G, self.D, self.name = G.eval(), None if D is None else D.eval(), name
+    def __init__(self, G, D=None, class_names: list[str] | None = None) -> None:
+        self.G, self.D = G.eval(), None if D is None else D.eval()
         k = G.cfg.num_classes
         names = list(class_names) if class_names and len(class_names) == k else []
         self.class_names = names or [str(i) for i in range(k)]
@@ -156,6 +156,10 @@ class Explorer:
                 self._images.popitem(last=False)
         return self._images[key]
 
+    def net(self, view: View):
+        """The network whose attention the view shows."""
+        return self.G if view.network == "G" else self.D
+
     def queries(self, beta: torch.Tensor, view: View) -> list[int]:
         """The view's points as query indices on the grid of the map ``beta`` [N, N_keys]."""
         return [pixel_query(x, y, beta.shape[0], self.resolution) for x, y in view.points]
@@ -163,10 +167,9 @@ class Explorer:
     def rows(self, view: View, upload: torch.Tensor | None) -> list[tuple]:
         """One (image, map, queries, label) row per attention layer: the figure's rows."""
         image, maps = self.image_and_maps(view, upload)
-        net = self.G if view.network == "G" else self.D
         rows = []
         for layer in self.layers[view.network]:
-            gamma = float(net.attn[layer].gamma.detach())
+            gamma = float(self.net(view).attn[layer].gamma.detach())
             label = f"{layer}, gamma {gamma:.3f}"
             rows.append((image, maps[layer], self.queries(maps[layer], view), label))
         return rows
@@ -176,9 +179,9 @@ class Explorer:
         if view.network == "D upload":
             return f"D attention on the uploaded image (label {self.class_label(view)})"
         trunc = "" if view.truncation is None else f", truncation {view.truncation:g}"
-        net = "G" if view.network == "G" else "D"
         return (
-            f"{net} attention, {self.class_label(view)}, seed {view.seed}{trunc} (generated image)"
+            f"{view.network[0]} attention, {self.class_label(view)}, seed {view.seed}{trunc} "
+            "(generated image)"
         )
 
     def class_label(self, view: View) -> str:
@@ -241,31 +244,28 @@ class Explorer:
         if not rows:
             raise SaganError(f"{view.network[0]} has no attention layer with a map")
         fig = attention_grid_figure(rows, self.title(view))
-        net = "G" if view.network == "G" else "D"
         what = "upload" if view.network == "D upload" else f"seed{view.seed}"
         cls = re.sub(r"[^A-Za-z0-9_-]+", "-", self.class_label(view)).strip("-") or "class"
-        path = self.workdir / f"attention-{net}-{cls}-{what}.png"
+        path = self.workdir / f"attention-{view.network[0]}-{cls}-{what}.png"
         path.write_bytes(figure_png(fig))
         return path
 
     def layer_table(self, view: View) -> str:
         """HTML: for each attention layer of the view's network, gamma and grid sizes."""
-        net = self.G if view.network == "G" else self.D
-        return layer_rows_html("G" if view.network == "G" else "D", net)
+        return layer_rows_html(view.network[0], self.net(view))
 
     def map_cards(self, view: View, upload: torch.Tensor | None) -> str:
         """HTML: each query's raw map over the key grid, with its values as data."""
-        image, maps = self.image_and_maps(view, upload)
-        net = "G" if view.network == "G" else "D"
+        _, maps = self.image_and_maps(view, upload)
         layers = {name: maps[name] for name in self.layers[view.network]}
         head = {
-            "network": net,
+            "network": view.network[0],
             "source": "upload" if view.network == "D upload" else "generated",
             "class": str(view.cls),
             "class-name": self.class_names[view.cls] if self.class_names else "",
             "seed": str(view.seed),
             "resolution": str(self.resolution),
-            "points": ";".join(f"{x:g},{y:g}" for x, y in view.points),
+            "points": ";".join(f"{x!r},{y!r}" for x, y in view.points),
         }
         return map_cards_html(head, layers, view.points)
 
@@ -281,13 +281,16 @@ class Explorer:
         return dataclasses.replace(view, points=points, next_slot=0)
 
     def describe(self) -> str:
-        """One line per network: its attention layers, gamma and grids (for --check)."""
+        """One line per network: its attention layers, gamma and key grids (for --check)."""
         lines = []
         for net_name, net in (("G", self.G), ("D", self.D)):
             if net is None:
                 lines.append("D: not in this source (an exported folder holds G only)")
                 continue
             names = sorted(net.attn, key=lambda n: int(n[4:]))
-            parts = [f"{n} (gamma {float(net.attn[n].gamma.detach()):.4f})" for n in names]
+            parts = [
+                f"{n} (gamma {float(net.attn[n].gamma.detach()):.4f}, keys {key_grid(net, n)})"
+                for n in names
+            ]
             lines.append(f"{net_name}: {', '.join(parts) or 'no attention layer'}")
         return "\n".join(lines)
