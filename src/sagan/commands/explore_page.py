@@ -154,7 +154,7 @@ def controls(gr, explorer: Explorer, first: View, shown: dict[str, Any]) -> dict
         label="image for D (PNG, JPEG, WebP, BMP, GIF, TIFF; at most 20 MB)",
         file_types=["image"],
         type="filepath",
-        height=140,
+        height=170,
         visible=explorer.D is not None,
         elem_id="sagan-upload",
     )
