@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import socket
 
 import numpy as np
@@ -46,7 +47,9 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def explorer(run):
     G, D, names = load_models(str(run), "cpu")
-    return Explorer(G, D, names)
+    explorer = Explorer(G, D, names)
+    yield explorer
+    shutil.rmtree(explorer.workdir, ignore_errors=True)
 
 
 def _card_values(html: str) -> list[tuple[int, np.ndarray]]:
@@ -66,6 +69,7 @@ def test_sources_load_with_class_names_and_d_only_from_checkpoints(run, tmp_path
     torch.testing.assert_close(G2(z, torch.tensor([1])), G(z, torch.tensor([1])))
     page_of_export = Explorer(G2, D2, names2)
     assert page_of_export.networks() == ["G"]
+    shutil.rmtree(page_of_export.workdir)
 
 
 @pytest.mark.parametrize("network", ["g", "d"])
