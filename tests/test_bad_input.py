@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -224,6 +225,7 @@ E = ["eval", "--samples", "8", "--metrics", "fid", "--extractor", "digits"]
 A = ["attention", "--out", "{root}/attn.png"]
 X = ["export", "--out", "{root}/exported-new"]
 I = ["interpolate", "--out", "{root}/walk.gif"]  # noqa: E741 (the catalogue's one-letter prefixes)
+XP = ["explore", "--check"]
 not_root = pytest.mark.skipif(ROOT_USER, reason="root reads any file")
 
 CASES = [
@@ -736,6 +738,14 @@ CASES = [
         id="train-out-read-only",
         marks=not_root,
     ),
+    # sagan explore (with --check, so that a case that got past its checks does not serve).
+    pytest.param([*XP, "{root}/nope"], "does not exist", id="explore-missing-source"),
+    pytest.param([*XP, "{foreign}"], "not a sagan checkpoint", id="explore-foreign-file"),
+    pytest.param([*XP, "{preset_pt}"], "do not fit its config", id="explore-other-preset"),
+    pytest.param([*XP, "{run}", "--port", "0"], "--port must be between", id="explore-port-0"),
+    pytest.param(
+        [*XP, "{run}", "--host", "192.0.2.1"], "check --host and --port", id="explore-host-not-ours"
+    ),
     # sagan info.
     pytest.param(["info", "--num-classes", "-1"], "num_classes must be >= 0", id="info-classes"),
     pytest.param(["info", "--attn-g", "5"], "choose --attn-g from 8,16", id="info-attn-size"),
@@ -771,6 +781,23 @@ def test_bad_input_is_one_line_and_changes_nothing(world, no_training, capsys, a
     assert "\n" not in err and "Traceback" not in err, err
     assert phrase in err, err
     assert _snapshot(Path(world["root"])) == before
+
+
+def test_explore_on_a_port_in_use_names_the_port_option(world, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["explore", world["run"], "--check", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: port {port} on 127.0.0.1 is in use: pass another --port"
+
+
+def test_explore_without_gradio_names_the_extra(world, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gradio", None)  # makes `import gradio` fail
+    assert main(["explore", world["run"], "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.endswith("pip install 'sagan[app]'"), err
 
 
 def test_debug_shows_the_traceback(tmp_path):

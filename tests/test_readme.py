@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import re
 import shlex
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,13 @@ TINY = {
     "per-class": ["--samples-per-class", "5"],
     "prepare": ["--workers", "0"],
 }
+
+
+def free_port() -> int:
+    """A port no one listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def readme_commands() -> list[str]:
@@ -163,6 +171,11 @@ def adapt(command: str, fx: dict[str, str]) -> list[str]:
             argv += [flag, value]
     if sub == "train" and "--out" not in argv and "--resume" not in argv:
         argv += ["--out", fx["OUT"]]
+    if sub == "explore":
+        # `sagan explore` serves until Ctrl-C. Here it runs with --check, which does all but
+        # serve (load, build and draw the page, check the port) and exits, on a free port;
+        # tests/test_explore_browser.py serves the page and drives it in a browser.
+        argv = [a for a in argv if a != "--check"] + ["--check", "--port", str(free_port())]
     return [
         a if not a.endswith((".png", ".json")) or "/" in a else str(Path(fx["OUT"]) / a)
         for a in argv

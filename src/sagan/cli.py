@@ -13,6 +13,7 @@ from sagan.commands import (
     attention,
     evaluate,
     experiment,
+    explore,
     export,
     info,
     interpolate,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate,
         attention,
         experiment,
+        explore,
         export,
         info,
     ):

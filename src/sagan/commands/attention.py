@@ -68,7 +68,7 @@ def parse_points(text: str) -> list[tuple[float, float]]:
 def run(args: argparse.Namespace) -> None:
     """Compute the maps, draw the figure and save the raw maps."""
     from sagan.pretrained import load
-    from sagan.viz.attention import attention_grid_figure
+    from sagan.viz.attention import attention_grid_figure, save_figure
 
     out = check_output_file(args.out, FIGURE_SUFFIXES, "a figure")
     check_output_file(out.with_suffix(".npz"), (".npz",), "the raw maps")
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> None:
     fig = attention_grid_figure(rows, title)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out)
     np.savez(out.with_suffix(".npz"), layer=layer, network=args.network, **raw)
     print(f"wrote {out} and {out.with_suffix('.npz')}")
 
@@ -121,7 +121,9 @@ def image_and_map(
     G, D, layer: str, cls: int, seed: int, real: str | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One image [3, R, R] in [-1, 1] and its attention map [N, N_keys] at ``layer``."""
-    y = torch.tensor([cls]) if G.cfg.num_classes else None
+    from sagan.viz.attention import image_and_maps
+
+    image = None
     if D is not None and real:
         from sagan.data import load_dataset
 
@@ -132,23 +134,14 @@ def image_and_map(
                 f"{G.cfg.num_classes}: pass the data it was trained on"
             )
         img_u8, label, _ = data[seed % len(data)]
-        image = img_u8.float().div(127.5).sub(1.0)[None]
-        y = torch.tensor([label]) if G.cfg.num_classes else None
-    else:
-        z = torch.randn(1, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
-        image, maps = G(z, y, return_attention=True)
-        if D is None:
-            if layer not in maps:
-                raise SaganError(
-                    f"layer {layer} returns no map (a residual block replaces attention there)"
-                )
-            return image[0], maps[layer][0]
-    _, maps = D(image, y, return_attention=True)
+        image = img_u8.float().div(127.5).sub(1.0)
+        cls = label if G.cfg.num_classes else cls
+    image, maps = image_and_maps(G, D, cls, seed, image=image)
     if layer not in maps:
         raise SaganError(
             f"layer {layer} returns no map (a residual block replaces attention there)"
         )
-    return image[0], maps[layer][0]
+    return image, maps[layer]
 
 
 def pick(beta: torch.Tensor, args: argparse.Namespace, size: int) -> list[int]:
