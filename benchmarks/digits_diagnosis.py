@@ -18,6 +18,7 @@ training summary scores (as many as held-out digits, classes uniform, seed 0) an
 The held-out real digits come first, as the floor.
 
     python benchmarks/digits_diagnosis.py RUN_OR_CKPT [RUN_OR_CKPT ...] [--ema] [--figure PNG]
+        [--names A,B,...]
 
 ``--figure`` draws the held-out digits and each checkpoint's samples side by side, a few
 per class, titled with their digits-FID and z share.
@@ -47,6 +48,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--ema", action="store_true", help="score G_ema where a checkpoint has one")
     p.add_argument("--figure", metavar="PNG", help="also draw the samples, real digits first")
     p.add_argument("--per-class", type=int, default=8, help="samples per class in the figure")
+    p.add_argument(
+        "--names",
+        help="comma-separated names for the checkpoints' panels in the figure (default: their steps)",
+    )
     return p.parse_args()
 
 
@@ -165,7 +170,10 @@ def main() -> None:
             class_rows(heldout.images, heldout.labels, args.per_class),
         )
     ]
-    for path in args.ckpts:
+    names = args.names.split(",") if args.names else []
+    if names and len(names) != len(args.ckpts):
+        raise SystemExit(f"--names gives {len(names)} names for {len(args.ckpts)} checkpoints")
+    for i, path in enumerate(args.ckpts):
         where, ckpt = resolve_checkpoint(path)
         G = generator_from_checkpoint(ckpt, use_ema=args.ema).eval()
         if G.cfg.num_classes != DIGITS_CLASSES:
@@ -176,7 +184,8 @@ def main() -> None:
         fid = yard.report(str(where), images, labels)
         shares = ", ".join(f"{v:.2f}" for v in z_share(G))
         print(f"  z share per G block: {shares}")
-        title = f"step {ckpt['step']}\nFID {fid:.1f}, z share {shares}"
+        name = f"{names[i]}, step {ckpt['step']}" if names else f"step {ckpt['step']}"
+        title = f"{name}\nFID {fid:.1f}, z share {shares}"
         panels.append((title, class_rows(images, labels, args.per_class)))
     if args.figure:
         draw(panels, args.figure)

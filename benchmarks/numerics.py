@@ -6,7 +6,11 @@ defaults, or --precision) and the reference path from seed 0, and the reference 
 smoothed d_loss and g_loss curves, is within the gap between the two reference seeds.
 
     python benchmarks/numerics.py [--steps 300] [--batch 32] [--device cpu|cuda]
-        [--precision auto|fp32|bf16] [--json PATH]
+        [--precision auto|fp32|bf16] [--channels-last] [--json PATH]
+
+On a CPU ``auto`` keeps the small digits model in fp32; ``--precision bf16
+--channels-last`` checks the path that ``auto`` takes for larger models on a CPU that
+computes bf16 natively.
 
 It takes minutes on a CPU: a script, not a unit test.
 """
@@ -31,6 +35,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--device", choices=("cpu", "cuda"), default="auto")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    p.add_argument(
+        "--channels-last", action="store_true", help="the fast path in NHWC (default: auto)"
+    )
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     return p.parse_args()
 
@@ -70,13 +77,15 @@ def main() -> None:
     )
     # Unconditional: no held-out evaluation at the end, only the curves matter here.
     runs = {
-        "fast": dict(seed=0, precision=args.precision),
+        "fast": dict(
+            seed=0, precision=args.precision, channels_last="on" if args.channels_last else "auto"
+        ),
         "reference": dict(seed=0, reference=True),
         "reference_seed1": dict(seed=1, reference=True),
     }
     got = {}
     for name, kw in runs.items():
-        cfg = TrainConfig.from_preset("digits", num_classes=0, **common, **kw)
+        cfg = TrainConfig.from_preset("digits", num_classes=0, official=True, **common, **kw)
         got[name] = curves(train(cfg, quiet=True))
         print(
             f"{name}: final smoothed d_loss {got[name]['d_loss'][-1]:.4f} "

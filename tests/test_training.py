@@ -115,3 +115,48 @@ def test_sigterm_writes_a_final_checkpoint_and_resume_continues(tmp_path):
     assert [p.name for p in ckpts][0] == "ckpt-00000000.pt" and len(ckpts) == 2
     step = load_checkpoint(ckpts[-1])["step"]
     assert step >= 10
+
+
+def test_the_digits_demo_recipe_and_the_official_flag(tmp_path, monkeypatch):
+    """``sagan train`` departs from the official code on digits only, lists how in
+    config.json, and ``--official`` gives back today's official recipe exactly."""
+    from sagan.cli import build_parser
+    from sagan.commands.train import planned_config
+    from sagan.config import TrainConfig
+    from sagan.presets import PRESETS
+
+    monkeypatch.chdir(tmp_path)
+
+    def planned(*flags: str) -> TrainConfig:
+        return planned_config(build_parser().parse_args(["train", *flags]))[0]
+
+    official = TrainConfig(
+        model=planned().model,
+        preset="digits",
+        batch=32,
+        steps=2000,
+        ckpt_every=500,
+        sample_every=250,
+    )  # the digits defaults before the demo recipe; every other field the official code's
+    assert planned("--official") == official
+    assert official.departures() == {}
+    demo = planned()
+    assert demo.departures() == {
+        "ema": True,
+        "ema_decay": 0.99,
+        "lecam": 0.3,
+        "lecam_decay": 0.99,
+        "lecam_start": 100,
+    }
+    assert demo.steps == 6000 and planned("--steps", "10").steps == 10
+    for name in PRESETS:
+        if name != "digits":
+            assert PRESETS[name].recipe == {}
+            assert TrainConfig.from_preset(name).departures() == {}
+    run = train(dataclasses.replace(demo, steps=1, out=str(tmp_path / "runs")), quiet=True)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["departures_from_official"] == demo.departures()
+    assert TrainConfig.from_dict(saved) == dataclasses.replace(
+        demo, steps=1, out=str(tmp_path / "runs")
+    )
+    assert "departs from the official recipe: ema True" in (run / "log.txt").read_text()

@@ -18,7 +18,6 @@ from typing import Any
 from torch import nn
 
 from sagan.config import TrainConfig
-from sagan.training.loop import train as _train
 
 
 def train(config: TrainConfig, resume: str | Path | None = None, quiet: bool = False) -> Path:
@@ -26,7 +25,9 @@ def train(config: TrainConfig, resume: str | Path | None = None, quiet: bool = F
 
     ``resume`` continues the run in that folder from its newest checkpoint.
     """
-    return _train(config, resume=resume, quiet=quiet)
+    from sagan.training.loop import train as run  # the training stack loads only when used
+
+    return run(config, resume=resume, quiet=quiet)
 
 
 def evaluate(

@@ -341,14 +341,38 @@ class TrainConfig:
                 "--unconditional flag"
             )
 
+    def departures(self) -> dict[str, Any]:
+        """The options in use that the official code does not have (EMA, limited-data
+        regularisers, a share of the data), with their settings; {} for an official run."""
+        out: dict[str, Any] = {}
+        if self.ema:
+            out.update(ema=True, ema_decay=self.ema_decay)
+        if self.lecam:
+            out.update(lecam=self.lecam, lecam_decay=self.lecam_decay, lecam_start=self.lecam_start)
+        if parse_policy(self.diffaugment):
+            out["diffaugment"] = self.diffaugment
+            out.update(translation_ratio=self.translation_ratio, cutout_ratio=self.cutout_ratio)
+            if self.ada_target is not None:
+                out.update(ada_target=self.ada_target, ada_kimg=self.ada_kimg)
+            elif self.augment_p is not None:
+                out["augment_p"] = self.augment_p
+        if self.data_fraction < 1.0:
+            out["data_fraction"] = self.data_fraction
+        return out
+
     @classmethod
     def from_preset(
-        cls, preset: str = "digits", num_classes: int | None = None, **kw: Any
+        cls,
+        preset: str = "digits",
+        num_classes: int | None = None,
+        official: bool = False,
+        **kw: Any,
     ) -> TrainConfig:
         """A run of a preset with its training defaults; ``kw`` overrides any field.
 
         ``num_classes`` must match the data (0 for unconditional); it defaults to the
-        preset's (10 for digits and cifar32).
+        preset's (10 for digits and cifar32). ``official`` leaves out the preset's own
+        recipe (``Preset.recipe``: only digits has one) for the official code's.
 
         >>> cfg = TrainConfig.from_preset("digits", steps=100, out="runs")
         >>> cfg.lr_g, cfg.lr_d, cfg.batch
@@ -360,7 +384,7 @@ class TrainConfig:
             k: kw.pop(k) for k in list(kw) if k in {f.name for f in dataclasses.fields(ModelConfig)}
         }
         model = ModelConfig.from_preset(preset, num_classes, **model_kw)
-        return cls(model=model, preset=preset, **{**get_preset(preset).train, **kw})
+        return cls(model=model, preset=preset, **{**get_preset(preset).defaults(official), **kw})
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole config."""
@@ -389,7 +413,7 @@ class TrainConfig:
         Unknown or missing keys and values of the wrong type are a SaganError naming the key
         and ``source`` (e.g. "'runs/00000-digits-digits/config.json'").
         """
-        d = {k: v for k, v in d.items() if k != RESOLVED} if isinstance(d, dict) else d
+        d = {k: v for k, v in d.items() if k not in INFORMATIVE} if isinstance(d, dict) else d
         check_config_dict(cls, d, source, partial=False, nested={"model": ModelConfig})
         d = dict(d)
         model = model_config_from_dict(d.pop("model"), source)
@@ -428,18 +452,23 @@ def read_config_file(path: str) -> dict[str, Any]:
             f"cannot read config file '{p}': {getattr(e, 'strerror', None) or e}"
         ) from None
     if isinstance(d, dict):
-        d.pop(RESOLVED, None)
+        for key in INFORMATIVE:
+            d.pop(key, None)
     check_config_dict(TrainConfig, d, f"'{p}'", nested={"model": ModelConfig})
     return d
 
 
 RESOLVED = "resolved"  # config.json's record of what "auto" settings became on this machine
+DEPARTURES = "departures_from_official"  # and of the options the official code lacks
+INFORMATIVE = (RESOLVED, DEPARTURES)  # written for readers, dropped when a config is read
 
 
 def save_config(cfg: TrainConfig, path: str, resolved: dict[str, Any] | None = None) -> None:
-    """Write the config as indented JSON, with what its "auto" settings resolved to under
-    the key ``resolved`` (informative only: a resumed run resolves them again)."""
+    """Write the config as indented JSON, with two keys for readers: ``resolved``, what its
+    "auto" settings became (a resumed run resolves them again), and
+    ``departures_from_official``, ``TrainConfig.departures``."""
     d = cfg.to_dict()
+    d[DEPARTURES] = cfg.departures()
     if resolved:
         d[RESOLVED] = resolved
     with open(path, "w") as f:

@@ -158,6 +158,7 @@ def _base_config(args: argparse.Namespace):
     cfg = TrainConfig.from_preset(
         args.preset,
         num_classes,
+        official=True,  # the experiments compare settings of the official recipe
         data=args.data,
         steps=args.steps,
         eval_every=every,

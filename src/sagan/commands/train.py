@@ -81,6 +81,12 @@ def _data_options(p: argparse.ArgumentParser) -> None:
         "the flags given override it",
     )
     g.add_argument("--unconditional", action="store_true", help="ignore labels (num_classes = 0)")
+    g.add_argument(
+        "--official",
+        action="store_true",
+        help="the official recipe: leave out the preset's own departures from it (digits: "
+        "EMA 0.99, LeCam 0.3, 6,000 steps; the other presets have none)",
+    )
 
 
 def _optimisation_options(p: argparse.ArgumentParser) -> None:
@@ -300,7 +306,7 @@ def planned_config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any
             TrainConfig(
                 model=model_config(preset.name, file_classes, **file_model),
                 preset=preset.name,
-                **{**preset.train, **file_train},
+                **{**preset.defaults(bool(args.official)), **file_train},
             )
     arch = {k: getattr(args, k) for k in ARCH_FLAGS if getattr(args, k) is not None}
     model_kw = {**file_model, **arch}
@@ -309,7 +315,7 @@ def planned_config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any
     cfg = TrainConfig(
         model=model_config(preset.name, 0 if unconditional else file_classes, **model_kw),
         preset=preset.name,
-        **{**preset.train, **file_train, **flags},
+        **{**preset.defaults(bool(args.official)), **file_train, **flags},
     )
     return cfg, model_kw, unconditional
 

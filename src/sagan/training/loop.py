@@ -136,6 +136,9 @@ def _train(
     tb = TensorBoardLog(run_dir, cfg.tensorboard and world.is_main)
     log.info(f"precision {speed.precision} ({speed.why}); {speed.describe()}")
     log.info(f"run folder: {run_dir}")
+    if cfg.departures():
+        listed = ", ".join(f"{k} {v}" for k, v in cfg.departures().items())
+        log.info(f"departs from the official recipe: {listed} (--official restores it)")
 
     # Load the training data.
     if dataset is None:
