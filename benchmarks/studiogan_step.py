@@ -25,12 +25,18 @@ import torch
 CONFIG = "src/configs/CIFAR10/SAGAN.yaml"
 
 
+def check_checkout(checkout: str | Path) -> Path:
+    """The checkout's root; SystemExit with one line when it is not StudioGAN's."""
+    root = Path(checkout).expanduser().resolve()
+    if not (root / CONFIG).is_file() or not (root / "src" / "models" / "resnet.py").is_file():
+        raise SystemExit(f"--studiogan {checkout}: not a PyTorch-StudioGAN checkout (no {CONFIG})")
+    return root
+
+
 def load_studiogan(checkout: str | Path):
     """StudioGAN's config module and its models and helpers, imported from ``checkout``."""
-    root = Path(checkout).expanduser().resolve()
+    root = check_checkout(checkout)
     src = root / "src"
-    if not (root / CONFIG).is_file() or not (src / "models" / "resnet.py").is_file():
-        raise SystemExit(f"--studiogan {checkout}: not a PyTorch-StudioGAN checkout (no {CONFIG})")
     sys.path.insert(0, str(src))
     try:
         import config as sg_config

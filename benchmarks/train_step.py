@@ -295,6 +295,14 @@ def executed(row: dict[str, Any]) -> str:
 
 def main() -> None:
     args = parse_args()
+    if args.studiogan:
+        from studiogan_step import check_checkout
+
+        if args.preset != "cifar32":
+            raise SystemExit(
+                "--studiogan compares StudioGAN's CIFAR-10 SAGAN: use --preset cifar32"
+            )
+        check_checkout(args.studiogan)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = ModelConfig.from_preset(args.preset)
     fast = resolve_speed(

@@ -12,11 +12,13 @@ from sagan.training.loop import train
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(*argv: str) -> str:
+def _run(*argv: str, stderr: list[str] | None = None) -> str:
     done = subprocess.run(
         [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    if stderr is not None:
+        stderr.append(done.stderr)
     return done.stdout
 
 
@@ -52,8 +54,32 @@ def test_train_step_reports_model_and_executed_flops(tmp_path):
         "1",
         "--profile",
     ]
-    out = _run("benchmarks/train_step.py", *argv, "--json", str(path))
+    err: list[str] = []
+    out = _run("benchmarks/train_step.py", *argv, "--json", str(path), stderr=err)
     assert "convolutions (forward and backward):" in out
+    assert "profiler_start" not in out + err[0]  # the profiler's own notices go to a file
+    assert "the profiler's own notices are in" in out
     fast, ref = json.loads(path.read_text())["rows"]
     assert fast["flops_per_iter"] == ref["flops_per_iter"] == ref["executed_flops_per_iter"]
     assert fast["executed_flops_per_iter"] < 0.8 * fast["flops_per_iter"]  # fused resampling
+
+
+def test_host_syncs_counts_none_on_steps_between_reads(tmp_path):
+    path = tmp_path / "s.json"
+    out = _run("benchmarks/host_syncs.py", "--device", "cpu", "--steps", "6", "--every", "3",
+               "--json", str(path))  # fmt: skip
+    assert "steps that neither log nor checkpoint: [0] (want [0])" in out
+    result = json.loads(path.read_text())
+    assert set(result["quiet_steps"]) == {"1", "2", "4", "5"}  # step 6's reads end the run
+    assert set(result["reading_steps"]) == {"3"}
+    assert result["reading_steps"]["3"] > 0
+
+
+def test_train_step_refuses_a_folder_that_is_not_a_studiogan_checkout(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "benchmarks/train_step.py", "--preset", "cifar32", "--batch", "2",
+         "--device", "cpu", "--iters", "1", "--warmup", "0", "--studiogan", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "not a PyTorch-StudioGAN checkout" in done.stderr

@@ -183,12 +183,15 @@ def _distributed_options(p: argparse.ArgumentParser) -> None:
 
 def _speed_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
-        "speed (defaults: bf16, compile and channels_last on CUDA; fp32 and eager on CPU)"
+        "speed (defaults: bf16, compile and channels_last on CUDA; on a CPU eager, with bf16 "
+        "and channels_last where the CPU computes bf16 natively and the model is not small)"
     )
     g.add_argument(
         "--precision",
         choices=("auto", "fp32", "bf16"),
-        help="forward passes in bf16 autocast (spectral norm and losses stay fp32) or fp32",
+        help="forward passes in bf16 autocast (spectral norm and losses stay fp32) or fp32; "
+        "auto: bf16 on CUDA, and on a CPU that computes bf16 natively (AMX-BF16, AVX512-BF16) "
+        "for all but small models; the run's first log line says which and why",
     )
     for name, what in (
         ("compile", "torch.compile G and D"),
