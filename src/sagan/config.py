@@ -199,7 +199,7 @@ class TrainConfig:
     sync_bn: bool = False  # G's batch norm over the global batch (default: per process)
     grad_limit: float = 1e5  # a larger gradient norm counts as divergence and rolls back
     max_rollbacks: int = 3  # rollbacks in a row before training stops
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: str = "auto"  # auto: bf16 on CUDA and on CPUs with native bf16 (not small models)
     compile: str = "auto"  # torch.compile of G and D: auto (on CUDA), on, off
     channels_last: str = "auto"  # auto (on CUDA), on, off
     fused_resampling: str = "auto"  # blocks' upsample/pool convs fused: auto (on), on, off
