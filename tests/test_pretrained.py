@@ -212,11 +212,12 @@ def test_the_model_card_parses_and_its_metrics_are_the_runs_summary(exported, em
     assert meta["library_name"] == "sagan" and meta["datasets"] == ["digits"]
     assert {"gan", "image-generation", "class-conditional"} <= set(meta["tags"])
     metrics = {m["type"]: m for r in meta["model-index"][0]["results"] for m in r["metrics"]}
-    names = ("class_accuracy", "digits_fid", "digits_fid_real")
+    names = ("class_accuracy", "digits_fid", "digits_fid_real", "diversity", "copy_ratio")
     assert {k: m["value"] for k, m in metrics.items()} == {k: summary[k] for k in names}
-    for m in metrics.values():
+    for key, m in metrics.items():
+        pixels = key in ("diversity", "copy_ratio")  # measured on pixels: no feature network
         assert m["args"] == {
-            "extractor": summary["extractor"],
+            **({} if pixels else {"extractor": summary["extractor"]}),
             "num_samples": summary["num_samples"],
         }
     assert ModelCard.load(exported / "README.md").data.library_name == "sagan"

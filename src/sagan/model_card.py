@@ -23,12 +23,16 @@ METRIC_NAMES = {
     "class_accuracy": "class accuracy (digits classifier)",
     "digits_fid": "digits-FID (not Inception FID)",
     "digits_fid_real": "digits-FID of held-out real digits (the floor)",
+    "diversity": "within-class pixel diversity against the real digits (real: about 1)",
+    "copy_ratio": "pixel distance to the nearest training digit, against held-out digits' (1: no copying)",
     "fid": "FID",
     "is": "Inception Score",
     "intra_fid": "intra-FID",
     "kid": "KID",
 }
 
+
+PIXEL_METRICS = ("diversity", "copy_ratio")  # measured on 16x16 grayscale pixels
 
 FILE_NOTES = {
     "model.safetensors": "G's weights (spectral norm baked in), read without unpickling",
@@ -79,6 +83,7 @@ def card_data(G: Generator, info: dict[str, Any], name: str):
     data = dataset_name((info.get("training") or {}).get("data"))
     metrics = info.get("metrics") or {}
     args = {k: metrics[k] for k in ("extractor", "num_samples") if k in metrics}
+    pixel_args = {k: v for k, v in args.items() if k == "num_samples"}  # no feature network
     results = [
         EvalResult(
             task_type="image-generation",
@@ -87,7 +92,7 @@ def card_data(G: Generator, info: dict[str, Any], name: str):
             metric_type=key,
             metric_value=value,
             metric_name=METRIC_NAMES.get(key, key),
-            metric_args=args or None,
+            metric_args=(pixel_args if key in PIXEL_METRICS else args) or None,
         )
         for key, value in metrics.items()
         if isinstance(value, int | float) and key != "num_samples"
@@ -205,6 +210,9 @@ def recipe_lines(info: dict[str, Any]) -> list[str]:
         ("averaging", ema),
         ("seed", t.get("seed")),
     ]
+    other = {k: v for k, v in (t.get("departures_from_official") or {}).items() if "ema" not in k}
+    if other:  # the limited-data options, none of them in the official code
+        rows.append(("not in the official code", ", ".join(f"{k} {v}" for k, v in other.items())))
     table = [f"| {k} | {v} |" for k, v in rows if v is not None]
     return [
         "## Training recipe",

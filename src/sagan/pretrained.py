@@ -41,7 +41,15 @@ from sagan.training.checkpoint import latest_checkpoint, load_checkpoint
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?:@(?P<rev>[\w./-]+))?$")
 NOT_HUB_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".json")
-SUMMARY_METRICS = ("class_accuracy", "digits_fid", "digits_fid_real", "num_samples", "extractor")
+SUMMARY_METRICS = (
+    "class_accuracy",
+    "digits_fid",
+    "digits_fid_real",
+    "diversity",
+    "copy_ratio",
+    "num_samples",
+    "extractor",
+)
 
 Kind = Literal["export", "run", "checkpoint", "hub"]
 
@@ -326,6 +334,7 @@ def checkpoint_info(path: Path, ckpt: dict[str, Any], use_ema: bool = True) -> d
             "beta2": cfg.beta2,
             "ema_decay": cfg.ema_decay if cfg.ema else None,
             "seed": cfg.seed,
+            "departures_from_official": cfg.departures(),
         },
         "metrics": run_metrics(path, step) if ema == cfg.ema else {},
     }
