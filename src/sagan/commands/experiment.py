@@ -24,7 +24,7 @@ from sagan.presets import PRESETS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``experiment`` and its three kinds."""
+    """Register ``experiment`` and its four kinds."""
     p = sub.add_parser(
         "experiment",
         help="re-run the paper's experiments",
@@ -40,35 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         k = kinds.add_parser(name, help=helptext)
         if name == "limited-data":
             _limited_data_options(k)
-        k.add_argument("--preset", default="digits", choices=sorted(PRESETS))
-        k.add_argument("--data", default="digits", help="training data (default digits)")
-        k.add_argument("--steps", type=int, default=2000, help="steps per setting (default 2000)")
-        k.add_argument("--batch", type=int, help="batch size (default: the preset's)")
-        k.add_argument("--out", required=True, help="experiment folder")
-        k.add_argument(
-            "--eval-every", type=int, help="steps between evaluations (default steps/10)"
-        )
-        k.add_argument(
-            "--eval-samples", type=int, default=1000, help="samples per evaluation (default 1000)"
-        )
-        k.add_argument(
-            "--grid-steps",
-            type=int_list,
-            help="steps whose sample grids to collect (default: 4 evenly spaced)",
-        )
-        k.add_argument(
-            "--inception-weights", metavar="FILE", help="Inception weights for IS/FID on real data"
-        )
-        k.add_argument("--seed", type=int, default=0)
-        k.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-        k.add_argument(
-            "--parallel",
-            type=int,
-            help="settings trained at once (default: one per visible GPU, else 1)",
-        )
-        k.add_argument(
-            "--only", help=argparse.SUPPRESS
-        )  # one setting, no report: used by --parallel
+        _training_experiment_options(k)
         k.set_defaults(run=run_training_experiment)
     k = kinds.add_parser("per-class", help="Sec. 5.3: FID of single classes")
     k.add_argument(
@@ -85,6 +57,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--out", default="per-class", help="output folder (default per-class)")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(run=run_per_class)
+
+
+def _training_experiment_options(k: argparse.ArgumentParser) -> None:
+    """The options every experiment that trains its settings shares."""
+    k.add_argument("--preset", default="digits", choices=sorted(PRESETS))
+    k.add_argument("--data", default="digits", help="training data (default digits)")
+    k.add_argument("--steps", type=int, default=2000, help="steps per setting (default 2000)")
+    k.add_argument("--batch", type=int, help="batch size (default: the preset's)")
+    k.add_argument("--out", required=True, help="experiment folder")
+    k.add_argument("--eval-every", type=int, help="steps between evaluations (default steps/10)")
+    k.add_argument(
+        "--eval-samples", type=int, default=1000, help="samples per evaluation (default 1000)"
+    )
+    k.add_argument(
+        "--grid-steps",
+        type=int_list,
+        help="steps whose sample grids to collect (default: 4 evenly spaced)",
+    )
+    k.add_argument(
+        "--inception-weights", metavar="FILE", help="Inception weights for IS/FID on real data"
+    )
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    k.add_argument(
+        "--parallel",
+        type=int,
+        help="settings trained at once (default: one per visible GPU, else 1)",
+    )
+    k.add_argument("--only", help=argparse.SUPPRESS)  # one setting, no report: for --parallel
 
 
 def _limited_data_options(k: argparse.ArgumentParser) -> None:

@@ -9,12 +9,11 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from sagan.config import TrainConfig, save_config
-from sagan.data import dataset_name, load_dataset
-from sagan.data.sampler import InfiniteSampler
+from sagan.config import TrainConfig
+from sagan.data import load_dataset
 from sagan.data.subset import StratifiedSubset
 from sagan.errors import SaganError, TrainingInterrupted
 from sagan.models import Discriminator, Generator
@@ -26,6 +25,7 @@ from sagan.training.checkpoint import (
     save_checkpoint,
 )
 from sagan.training.console import torch_notices_to
+from sagan.training.data_stream import data_stream
 from sagan.training.distributed import (
     World,
     any_rank,
@@ -49,7 +49,7 @@ from sagan.training.guard import Diverged, DivergenceGuard
 from sagan.training.limited_data import LimitedData
 from sagan.training.periodic_eval import PeriodicEval
 from sagan.training.report import report_metrics, show_samples, write_summary
-from sagan.training.run_dir import NullLog, RunLog, StopRequest, create_run_dir
+from sagan.training.run_dir import NullLog, RunLog, StopRequest, open_run
 from sagan.training.state import (
     attention_gammas,
     draw_latents,
@@ -87,28 +87,6 @@ def train(
             dist.destroy_process_group()
 
 
-def _open_run(
-    cfg: TrainConfig, world: World, resume: str | Path | None, resolved: dict[str, Any]
-) -> Path:
-    """Rank 0 creates (or reopens) the run folder and tells the others where it is."""
-    msg: list[Any] = [None, None]
-    if world.is_main:
-        try:
-            if resume is None:
-                run_dir = create_run_dir(cfg.out, f"{cfg.preset}-{dataset_name(cfg.data)}")
-            else:
-                run_dir = Path(resume)
-            save_config(cfg, run_dir / "config.json", resolved)
-            msg = [str(run_dir), None]
-        except (SaganError, OSError) as e:
-            msg = [None, str(e)]
-    if world.distributed:
-        dist.broadcast_object_list(msg, src=0)
-    if msg[1] is not None:
-        raise SaganError(msg[1]) if world.is_main else SaganError("rank 0 failed: " + msg[1])
-    return Path(msg[0])
-
-
 def _train(
     cfg: TrainConfig,
     world: World,
@@ -130,7 +108,7 @@ def _train(
         cfg.fused_resampling,
         cfg.model,
     )
-    run_dir = _open_run(cfg, world, resume, speed.resolved())
+    run_dir = open_run(cfg, world, resume, speed.resolved())
     log = RunLog(run_dir, quiet=quiet) if world.is_main else NullLog()
     cleanup.enter_context(torch_notices_to(log.record))  # torch's own notices: log.txt only
     tb = TensorBoardLog(run_dir, cfg.tensorboard and world.is_main)
@@ -195,7 +173,7 @@ def _train(
         z, y = draw_latents(cfg.model, cfg.batch, noise, device)  # the global batch's
         return world.shard(z), world.shard(y)
 
-    batches = _data_stream(dataset, cfg, world, local_batch, device, data_pos)
+    batches = data_stream(dataset, cfg, world, local_batch, device, data_pos)
     grid_z, grid_y = fixed_grid_latents(cfg.model, cfg.seed)
     periodic_eval = PeriodicEval(cfg, device, world) if cfg.eval_every else None
     guard = DivergenceGuard(cfg.grad_limit, lambda bad: any_rank(bad, world, device))
@@ -390,28 +368,3 @@ def _reads_back(cfg: TrainConfig, done: int) -> bool:
     every = [cfg.log_every, cfg.sample_every, cfg.ckpt_every]
     every += [cfg.eval_every] if cfg.eval_every else []
     return done == cfg.steps or any(done % k == 0 for k in every)
-
-
-def _data_stream(
-    dataset: Dataset,
-    cfg: TrainConfig,
-    world: World,
-    local_batch: int,
-    device: torch.device,
-    pos: int,
-):
-    """Batches from global stream position ``pos`` on; rank r reads every world.size-th
-    sample of the global stream."""
-    sampler = InfiniteSampler(
-        len(dataset), cfg.seed, start=pos // world.size, rank=world.rank, num_replicas=world.size
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=local_batch,
-        sampler=sampler,
-        drop_last=True,
-        num_workers=cfg.workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=cfg.workers > 0,
-    )
-    return iter(loader)

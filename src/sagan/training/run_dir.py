@@ -10,9 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch.distributed as dist
 from tqdm import tqdm
 
+from sagan.config import TrainConfig
+from sagan.config_io import save_config
+from sagan.data import dataset_name
 from sagan.errors import SaganError
+from sagan.training.distributed import World
 
 _RUN = re.compile(r"^(\d{5})-")
 
@@ -112,3 +117,25 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+
+
+def open_run(
+    cfg: TrainConfig, world: World, resume: str | Path | None, resolved: dict[str, Any]
+) -> Path:
+    """Rank 0 creates (or reopens) the run folder and tells the others where it is."""
+    msg: list[Any] = [None, None]
+    if world.is_main:
+        try:
+            if resume is None:
+                run_dir = create_run_dir(cfg.out, f"{cfg.preset}-{dataset_name(cfg.data)}")
+            else:
+                run_dir = Path(resume)
+            save_config(cfg, run_dir / "config.json", resolved)
+            msg = [str(run_dir), None]
+        except (SaganError, OSError) as e:
+            msg = [None, str(e)]
+    if world.distributed:
+        dist.broadcast_object_list(msg, src=0)
+    if msg[1] is not None:
+        raise SaganError(msg[1]) if world.is_main else SaganError("rank 0 failed: " + msg[1])
+    return Path(msg[0])
