@@ -169,14 +169,19 @@ def measure(args: argparse.Namespace) -> dict:
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("source", help="run folder, checkpoint or exported folder")
     parser.add_argument("--clicks", type=int, default=10)
     parser.add_argument("--class", dest="cls", help="a class name to pick before clicking")
     parser.add_argument("--screenshot", help="save the page with 4 queries to this PNG")
     parser.add_argument("--json", help="also write the numbers to this file")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     result = measure(args)
     print(
         f"start-up to interactive: {result['startup_s']:.1f} s "

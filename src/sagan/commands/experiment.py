@@ -53,9 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--classes", type=int_list, required=True, help="classes, e.g. 1,247,980")
     k.add_argument("--samples-per-class", type=int, default=500, help="default 500")
     k.add_argument("--real", help="reference data (default: the first run's training data)")
-    k.add_argument("--inception-weights", metavar="FILE")
+    k.add_argument("--inception-weights", metavar="FILE", help="Inception weights for FID")
     k.add_argument("--out", default="per-class", help="output folder (default per-class)")
-    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--seed", type=int, default=0, help="seed for z (default 0)")
     k.set_defaults(run=run_per_class)
 
 
@@ -78,7 +78,7 @@ def _training_experiment_options(k: argparse.ArgumentParser) -> None:
     k.add_argument(
         "--inception-weights", metavar="FILE", help="Inception weights for IS/FID on real data"
     )
-    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--seed", type=int, default=0, help="seed of every setting (default 0)")
     k.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     k.add_argument(
         "--parallel",

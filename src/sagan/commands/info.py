@@ -24,10 +24,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--num-classes", type=int, help="override the preset's class count (0 = unconditional)"
     )
-    p.add_argument("--attn-g", type=int_list, metavar="SIZES")
-    p.add_argument("--attn-d", type=int_list, metavar="SIZES")
-    p.add_argument("--attn-variant", choices=("official", "paper"))
-    p.add_argument("--residual-instead-of-attention", action="store_true", default=None)
+    p.add_argument("--attn-g", type=int_list, metavar="SIZES", help="G attention sizes, as train's")
+    p.add_argument("--attn-d", type=int_list, metavar="SIZES", help="D attention sizes")
+    p.add_argument("--attn-variant", choices=("official", "paper"), help="as train's")
+    p.add_argument(
+        "--residual-instead-of-attention",
+        action="store_true",
+        default=None,
+        help="a residual block with attention's parameter budget (Table 1)",
+    )
     p.set_defaults(run=run)
 
 

@@ -149,16 +149,18 @@ def _speed_options(p: argparse.ArgumentParser) -> None:
         "auto: bf16 on CUDA, and on a CPU that computes bf16 natively (AMX-BF16, AVX512-BF16) "
         "for all but small models; the run's first log line says which and why",
     )
-    for name, what in (
-        ("compile", "torch.compile G and D"),
-        ("channels-last", "NHWC tensors"),
-        ("fused-resampling", "each block's upsample/pool conv as one strided conv (default on)"),
+    for name, on, off in (
+        ("compile", "torch.compile G and D", "run G and D eagerly"),
+        ("channels-last", "NHWC tensors", "NCHW tensors"),
+        (
+            "fused-resampling",
+            "each block's upsample/pool conv as one strided conv (default on)",
+            "the literal upsample-then-conv and conv-then-pool",
+        ),
     ):
         dest = name.replace("-", "_")
-        g.add_argument(f"--{name}", dest=dest, action="store_const", const="on", help=what)
-        g.add_argument(
-            f"--no-{name}", dest=dest, action="store_const", const="off", help=f"no {what}"
-        )
+        g.add_argument(f"--{name}", dest=dest, action="store_const", const="on", help=on)
+        g.add_argument(f"--no-{name}", dest=dest, action="store_const", const="off", help=off)
     g.add_argument(
         "--reference",
         action="store_true",
