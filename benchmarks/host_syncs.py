@@ -29,6 +29,7 @@ import torch
 
 import sagan.training.console as console
 import sagan.training.loop as loop
+import sagan.training.trainer as trainer
 from sagan.config import TrainConfig
 
 READS = ("item", "tolist", "__bool__", "__float__", "__int__", "numpy")
@@ -62,14 +63,14 @@ def main() -> None:
     args = parse_args()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     counter, per_step = [0], []
-    real_g_step = loop.g_step
+    real_g_step = trainer.g_step
 
     def g_step(*a, **kw):
         out = real_g_step(*a, **kw)
         per_step.append(counter[0])
         return out
 
-    loop.g_step = g_step
+    trainer.g_step = g_step
     cfg = TrainConfig.from_preset(
         "digits",
         official=True,

@@ -8,6 +8,7 @@ import warnings
 import torch
 
 import sagan.training.loop as loop_module
+import sagan.training.trainer as trainer_module
 from sagan.training.console import is_internal, torch_notices_to
 
 CUDA_HOME_NOTICE = "No CUDA runtime is found, using CUDA_HOME='/usr/local/cuda'"
@@ -50,13 +51,13 @@ def test_internal_warnings_are_told_apart():
 
 
 def test_a_training_run_keeps_torch_notices_in_its_log(monkeypatch, tiny_train_config, capfd):
-    real_g_step = loop_module.g_step
+    real_g_step = trainer_module.g_step
 
     def g_step(*a, **kw):
         logging.getLogger("torch.utils.cpp_extension").warning(CUDA_HOME_NOTICE)
         return real_g_step(*a, **kw)
 
-    monkeypatch.setattr(loop_module, "g_step", g_step)
+    monkeypatch.setattr(trainer_module, "g_step", g_step)
     run = loop_module.train(tiny_train_config(steps=2), quiet=True)
     assert "CUDA_HOME" not in capfd.readouterr().err
     assert CUDA_HOME_NOTICE in (run / "log.txt").read_text()

@@ -164,7 +164,7 @@ def test_steps_between_reads_never_wait_for_the_device(monkeypatch, tiny_train_c
     """Count the host reads of tensors (item, tolist, bool, float, int, numpy) that the
     training code makes in each step: on a GPU each is a sync. Steps that neither log,
     sample nor checkpoint make none."""
-    import sagan.training.loop as loop_module
+    import sagan.training.trainer as trainer_module
 
     here = str(Path(steps_module.__file__).parent.parent)  # src/sagan
     reads, per_step = [0], []
@@ -182,14 +182,14 @@ def test_steps_between_reads_never_wait_for_the_device(monkeypatch, tiny_train_c
 
     for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy"):
         monkeypatch.setattr(torch.Tensor, name, counting(name))
-    real_g_step = loop_module.g_step
+    real_g_step = trainer_module.g_step
 
     def g_step(*a, **kw):
         out = real_g_step(*a, **kw)
         per_step.append(reads[0])
         return out
 
-    monkeypatch.setattr(loop_module, "g_step", g_step)
+    monkeypatch.setattr(trainer_module, "g_step", g_step)
     cfg = tiny_train_config(
         steps=12,
         log_every=6,
