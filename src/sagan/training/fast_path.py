@@ -21,8 +21,8 @@ from sagan.models.blocks import DBlock, DOptimizedBlock, GBlock
 # the model is large enough to gain from it. Measured (benchmarks/RESULTS.md): convolutions
 # are most of a CPU iteration; on a CPU with AMX-BF16, bf16 autocast with channels_last
 # makes cifar32 2.6x as fast as fp32 (3.25x the reference), while the digits model's
-# steps are mostly per-op overhead and gain 1.15-1.17x; it stays fp32, in which its demo
-# recipe was measured over three seeds (one bf16 run of the recipe scored the same).
+# steps are mostly per-op overhead and gain 1.15-1.17x a step but 6% of the demo's time,
+# for a worse score over three seeds (docs/limited-data.md): it stays fp32.
 # compile could only fuse the remaining element-wise work, and its warm-up would cost the
 # short digits demo more than it saves.
 CPU_COMPILE = False
@@ -138,8 +138,8 @@ def _precision(asked: str, cuda: bool, model: ModelConfig | None) -> tuple[str, 
         return "fp32", (
             f"auto: the CPU computes bf16 natively ({isa}), but this model is small "
             f"({work / 1e6:.0f}M multiply-adds per image): its steps are mostly per-op "
-            "overhead, and fp32 keeps the numbers measured for it (--precision bf16 "
-            "measured 1.15x faster on the digits model)"
+            "overhead: the digits demo in bf16 was 6% faster but scored worse (median of 3 "
+            "seeds 2.62x the floor against 2.19x)"
         )
     return "bf16", f"auto: the CPU computes bf16 natively ({isa})"
 
